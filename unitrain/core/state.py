@@ -1,0 +1,94 @@
+"""The one state object every hook receives, with the one step vocabulary.
+
+Who owns what:
+
+- **Engine-owned (read-only for plugins):** ``stage``, ``epoch``, ``batch_idx``,
+  ``global_step``, ``micro_step``, ``epoch_length``, ``max_epochs``, ``max_steps``,
+  ``accumulation``, ``accumulation_window``, ``ends_window``, ``split``, ``rank``, ``local_rank``, ``world_size``, ``device``,
+  ``model``, ``optimizers``, ``schedulers``, ``eval_metrics``. The engine changes them right
+  beside the hook call that announces the change (see :mod:`unitrain.core.loop`).
+- **Plugins may write:** ``grad_scaler`` (the mixed-precision plugin sets it), ``stash``
+  (typed plugin-private data), and stop requests through :meth:`State.request_stop`.
+
+The step vocabulary, defined once:
+
+- ``epoch``: 0-based index of the current training epoch.
+- ``batch_idx``: 0-based index of the batch within the current epoch (or eval / predict pass).
+- ``micro_step``: forward/backward passes done so far in this fit (counts every batch).
+- ``global_step``: optimizer steps done so far in this fit (one per accumulation window).
+- ``accumulation_window``: micro-steps in the current window (``accumulation``, or fewer for
+  the last, partial window of an epoch); ``ends_window``: this micro-step ends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+
+from unitrain.core.stash import Stash
+
+if TYPE_CHECKING:
+    from unitrain.plugins.lr_scheduler import ScheduledLR
+
+__all__ = ["Stage", "State", "StopWhen"]
+
+Stage = Literal["idle", "fit", "eval", "predict"]
+StopWhen = Literal["now", "epoch_end"]
+
+
+@dataclass(slots=True, eq=False)
+class State:
+    """Where the engine is, and what it is working with."""
+
+    stage: Stage = "idle"
+    epoch: int = 0
+    batch_idx: int = 0
+    global_step: int = 0
+    micro_step: int = 0
+    epoch_length: int | None = None
+    max_epochs: int | None = None
+    max_steps: int | None = None
+    accumulation: int = 1
+    accumulation_window: int = 1
+    ends_window: bool = True
+    split: str | None = None
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    model: torch.nn.Module | None = None
+    optimizers: tuple[torch.optim.Optimizer, ...] = ()
+    schedulers: list[ScheduledLR] = field(default_factory=list)
+    eval_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    grad_scaler: Any = None
+    stash: Stash = field(default_factory=Stash)
+    stop_requested: StopWhen | None = None
+    stop_reason: str = ""
+
+    def request_stop(self, when: StopWhen = "now", reason: str = "") -> None:
+        """Ask the loop to stop.
+
+        ``"now"``: the current training step finishes, the epoch is closed
+        (``on_epoch_end`` fires, no evaluation), then the fit ends. ``"epoch_end"``: the
+        current epoch finishes normally, including its evaluation, then the fit ends. A
+        ``"now"`` request wins over an earlier ``"epoch_end"`` one.
+        """
+        if when not in ("now", "epoch_end"):
+            raise ValueError(f"request_stop(when={when!r}): expected 'now' or 'epoch_end'")
+        if self.stop_requested != "now":
+            self.stop_requested = when
+            self.stop_reason = reason
+
+    @property
+    def is_main_process(self) -> bool:
+        """True on global rank 0, the rank that writes files and logs."""
+        return self.rank == 0
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first optimizer; most tasks have exactly one."""
+        if not self.optimizers:
+            raise AttributeError("State.optimizer: no optimizer was made (fit has not started)")
+        return self.optimizers[0]

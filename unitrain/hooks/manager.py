@@ -1,0 +1,348 @@
+"""The plugin manager: names, the one order, the rank rule, validation and error notes.
+
+pluggy is the registry and the validator; on top of it this module adds what pluggy
+lacks: an integer order shared by every plugin style, a rank rule applied at
+registration, early rejection of misspelt hooks, compiled dispatch (:mod:`.relay`), and
+error attribution.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import pluggy
+
+from unitrain.errors import PluginError, UnitrainWarning
+from unitrain.hooks.markers import PROJECT
+from unitrain.hooks.relay import compile_caller
+from unitrain.hooks.specs import Hooks
+
+if TYPE_CHECKING:
+    from unitrain.core.state import State
+
+__all__ = ["PluginManager", "PluginRecord", "RankRule", "describe_position"]
+
+RankRule = Literal["all", "main"] | int
+"""Where a plugin runs: every rank, global rank 0 only, or the process whose local device
+index (``LOCAL_RANK``) equals the integer."""
+
+HOOK_PREFIXES = ("on_", "run_", "make_")
+STAGE_PREFIXES = ("run_", "make_")
+_NOTED = "_unitrain_noted"
+
+
+@dataclass(slots=True, eq=False)
+class PluginRecord:
+    """One registered plugin and how it is ordered."""
+
+    name: str
+    plugin: object
+    order: int
+    ranks: RankRule
+    index: int
+    distribution: str | None = None
+    provides_defaults: bool = False
+
+
+class _Pluggy(pluggy.PluginManager):
+    """pluggy, taught that ``on_* / run_* / make_*`` methods are implementations."""
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is not None or not name.startswith(HOOK_PREFIXES):
+            return opts
+        method = getattr(plugin, name, None)
+        if not inspect.isroutine(method) or getattr(method, "unitrain_not_a_hook", False):
+            return None
+        return pluggy.HookimplOpts(
+            wrapper=False,
+            hookwrapper=False,
+            optionalhook=False,
+            tryfirst=False,
+            trylast=False,
+            specname=None,
+        )
+
+
+def describe_position(state: State | None) -> str:
+    """``'stage fit, epoch 1, batch_idx 3, global_step 11'`` for error messages."""
+    if state is None:
+        return "before the engine started"
+    return (
+        f"stage {state.stage}, epoch {state.epoch}, batch_idx {state.batch_idx}, "
+        f"global_step {state.global_step}"
+    )
+
+
+class PluginManager:
+    """Registers plugins by name and calls hooks in the one order.
+
+    ``hooks`` is the typed facade: ``manager.hooks.on_fit_start(state)`` is checked by mypy
+    against :class:`~unitrain.hooks.specs.Hooks`.
+    """
+
+    def __init__(self, rank: int = 0, local_rank: int = 0) -> None:
+        self.rank = rank
+        self.local_rank = local_rank
+        self.state: State | None = None
+        self._pluggy = _Pluggy(PROJECT)
+        self._pluggy.add_hookspecs(Hooks)
+        self._records: dict[str, PluginRecord] = {}
+        self._skipped: dict[str, RankRule] = {}
+        self._counter = 0
+        self._relay = _Relay()
+        self.hooks: Hooks = cast(Hooks, self._relay)
+        self._rebuild()
+
+    # ----------------------------------------------------------- registry
+
+    def register(
+        self,
+        plugin: object,
+        name: str | None = None,
+        *,
+        order: int | None = None,
+        ranks: RankRule | None = None,
+        distribution: str | None = None,
+    ) -> str | None:
+        """Register ``plugin`` and return its name, or ``None`` when its rank rule excludes
+        this process (then it is not registered at all and costs nothing).
+
+        ``order`` defaults to ``plugin.order`` (or 0) and ``ranks`` to ``plugin.ranks`` (or
+        ``"all"``). Without ``name`` the plugin's ``name`` attribute or its class name is
+        used, with ``-2``, ``-3`` ... appended if taken. Raises :class:`PluginError` for a
+        misspelt hook, arguments the hook does not have, an old-style wrapper, a taken
+        explicit name, or a bad order / rank rule; nothing stays registered then.
+        """
+        resolved = self._resolve_name(plugin, name)
+        order = _check_order(resolved, getattr(plugin, "order", 0) if order is None else order)
+        ranks = _check_ranks(resolved, getattr(plugin, "ranks", "all") if ranks is None else ranks)
+        if not self._rank_matches(ranks):
+            self._skipped[resolved] = ranks
+            return None
+        try:
+            self._pluggy.register(plugin, name=resolved)
+        except pluggy.PluginValidationError as error:
+            raise PluginError(f"plugin {resolved!r} cannot be registered: {error}") from None
+        except ValueError as error:
+            raise PluginError(f"plugin {resolved!r} cannot be registered: {error}") from None
+        self._counter += 1
+        self._records[resolved] = PluginRecord(
+            name=resolved,
+            plugin=plugin,
+            order=order,
+            ranks=ranks,
+            index=self._counter,
+            distribution=distribution,
+            provides_defaults=bool(getattr(plugin, "unitrain_defaults", False)),
+        )
+        try:
+            self._validate(resolved, plugin)
+        except PluginError:
+            self.unregister(resolved)
+            raise
+        self._rebuild()
+        return resolved
+
+    def unregister(self, name: str) -> object:
+        """Remove the plugin registered as ``name`` and return it."""
+        record = self._records.pop(name, None)
+        if record is None:
+            raise PluginError(f"no plugin named {name!r} is registered; registered: {self.names}")
+        self._pluggy.unregister(name=name)
+        self._rebuild()
+        return record.plugin
+
+    def get(self, name: str) -> object | None:
+        """The plugin registered as ``name``, or ``None``."""
+        record = self._records.get(name)
+        return None if record is None else record.plugin
+
+    def record(self, name: str) -> PluginRecord:
+        """The registration record of ``name``."""
+        return self._records[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._records
+
+    def __iter__(self) -> Iterator[PluginRecord]:
+        return iter(sorted(self._records.values(), key=lambda r: (r.order, r.index)))
+
+    @property
+    def names(self) -> list[str]:
+        """Registered plugin names, in the one order."""
+        return [record.name for record in self]
+
+    @property
+    def skipped(self) -> dict[str, RankRule]:
+        """Plugins not registered on this process because of their rank rule."""
+        return dict(self._skipped)
+
+    def implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
+        """The implementations of ``hook_name`` in the order they are called."""
+        caller: pluggy.HookCaller = getattr(self._pluggy.hook, hook_name)
+        return list(reversed(caller.get_hookimpls()))
+
+    # ----------------------------------------------------------- errors
+
+    def notify_exception(self, state: State, error: BaseException) -> None:
+        """Run every ``on_exception`` implementation, each in isolation.
+
+        A failing implementation does not stop the others; its failure is added to
+        ``error`` as a note, and ``error`` itself is left to propagate by the caller.
+        """
+        for impl in self.implementations("on_exception"):
+            arguments = {"state": state, "error": error}
+            try:
+                impl.function(*(arguments[arg] for arg in impl.argnames))
+            except Exception as failure:
+                error.add_note(
+                    f"unitrain: on_exception of plugin {impl.plugin_name!r} also raised "
+                    f"{type(failure).__name__}: {failure}"
+                )
+
+    def _on_hook_error(self, error: BaseException, hook: str, impls: list[pluggy.HookImpl]) -> None:
+        if getattr(error, _NOTED, False):
+            return
+        culprit = _find_culprit(error, impls)
+        who = "an unknown implementation"
+        if culprit is not None:
+            record = self._records.get(culprit)
+            dist = f" (from {record.distribution})" if record and record.distribution else ""
+            who = f"plugin {culprit!r}{dist}"
+        error.add_note(
+            f"unitrain: raised by {who} in hook {hook!r} at {describe_position(self.state)}"
+        )
+        try:
+            setattr(error, _NOTED, True)
+        except AttributeError:  # exceptions with __slots__ cannot be marked; a second note is harmless
+            pass
+
+    # ----------------------------------------------------------- internals
+
+    def _resolve_name(self, plugin: object, name: str | None) -> str:
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"plugin name must be a non-empty string, got {name!r}")
+            if name in self._records or self._pluggy.is_blocked(name):
+                raise PluginError(
+                    f"a plugin named {name!r} is already registered ({self._records[name].plugin!r});"
+                    " pass a different name="
+                    if name in self._records
+                    else f"plugin {name!r} is blocked and cannot be registered"
+                )
+            return name
+        base = getattr(plugin, "name", None)
+        if not isinstance(base, str) or not base:
+            base = _snake(type(plugin).__name__)
+        candidate, n = base, 1
+        while candidate in self._records:
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def _rank_matches(self, ranks: RankRule) -> bool:
+        if ranks == "all":
+            return True
+        if ranks == "main":
+            return self.rank == 0
+        return self.local_rank == ranks
+
+    def _validate(self, name: str, plugin: object) -> None:
+        for caller in self._pluggy.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                if caller.spec is None:
+                    raise PluginError(_unknown_hook_message(name, caller.name))
+                if impl.hookwrapper:
+                    raise PluginError(
+                        f"plugin {name!r}: hook {caller.name!r} uses the old-style "
+                        "hookwrapper=True; write it as a new-style wrapper "
+                        "(@hookimpl(wrapper=True) with `try: return (yield) finally: ...`)"
+                    )
+
+    def _sort_key(self, hook: str, impl: pluggy.HookImpl) -> tuple[int, int, int]:
+        record = self._records[impl.plugin_name]
+        if record.provides_defaults and hook.startswith(STAGE_PREFIXES) and not impl.wrapper:
+            bucket = 3  # the task's defaults answer only when no plugin did
+        else:
+            bucket = 0 if impl.tryfirst else 2 if impl.trylast else 1
+        return (bucket, record.order, record.index)
+
+    def _rebuild(self) -> None:
+        for name in dir(Hooks):
+            if name.startswith("_"):
+                continue
+            caller: pluggy.HookCaller = getattr(self._pluggy.hook, name)
+            impls = caller.get_hookimpls()
+            wrappers = sorted((i for i in impls if i.wrapper), key=lambda i: self._sort_key(name, i))
+            plain = sorted((i for i in impls if not i.wrapper), key=lambda i: self._sort_key(name, i))
+            call_order = wrappers + plain
+            # pluggy walks its list from the end, so it stores the reverse of the call order.
+            caller._hookimpls[:] = list(reversed(call_order))
+            setattr(self._relay, name, compile_caller(caller, call_order, self._on_hook_error))
+
+
+class _Relay:
+    """Holds one compiled caller per hook as an instance attribute."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(_unknown_hook_message("<caller>", name))
+
+
+def _check_order(name: str, order: object) -> int:
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise PluginError(f"plugin {name!r}: order must be an int, got {order!r}")
+    return order
+
+
+def _check_ranks(name: str, ranks: object) -> RankRule:
+    if ranks in ("all", "main") or (isinstance(ranks, int) and not isinstance(ranks, bool)):
+        if isinstance(ranks, int) and ranks < 0:
+            raise PluginError(f"plugin {name!r}: device index rank rule must be >= 0, got {ranks}")
+        return cast(RankRule, ranks)
+    raise PluginError(
+        f"plugin {name!r}: ranks must be 'all', 'main' or a device index (int), got {ranks!r}"
+    )
+
+
+def _unknown_hook_message(plugin: str, hook: str) -> str:
+    known = [n for n in dir(Hooks) if not n.startswith("_")]
+    close = difflib.get_close_matches(hook, known, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (
+        f"plugin {plugin!r} implements {hook!r}, which is not a unitrain hook.{hint} "
+        "If the method is a helper, not a hook, rename it or decorate it with "
+        "@unitrain.not_a_hook. The hooks are listed in unitrain/hooks/specs.py."
+    )
+
+
+def _find_culprit(error: BaseException, impls: list[pluggy.HookImpl]) -> str | None:
+    codes = {}
+    for impl in impls:
+        function: Any = inspect.unwrap(impl.function)
+        code = getattr(getattr(function, "__func__", function), "__code__", None)
+        if code is not None:
+            codes[code] = impl.plugin_name
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code in codes:
+            return codes[traceback.tb_frame.f_code]
+        traceback = traceback.tb_next
+    return None
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def warn(message: str) -> None:
+    """Emit a :class:`UnitrainWarning` attributed to the caller's caller."""
+    warnings.warn(message, UnitrainWarning, stacklevel=3)

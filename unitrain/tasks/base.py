@@ -1,0 +1,147 @@
+"""What every task stage shares: the model, its losses and metrics, one step's computation.
+
+Each method is a step of the meta-algorithm that a subclass may override (and call with
+``super()``): ``split_batch`` → ``forward`` → ``compute_losses`` / ``compute_metrics`` →
+``compute_step``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import torch
+
+from unitrain.core.batch import split_batch
+from unitrain.core.contract import IMiniBatch
+from unitrain.core.metrics import IDatasetMetric
+from unitrain.core.result import StepResult
+from unitrain.errors import ConfigError, StageError
+
+__all__ = ["OptimizerFactory", "TaskBase"]
+
+OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
+LossFn = Callable[..., torch.Tensor]
+
+
+class TaskBase:
+    """The model and what is computed from it; a plugin named ``task`` in the trainer."""
+
+    unitrain_defaults: ClassVar[bool] = True  # its stages answer only when no plugin does
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        loss: LossFn | None = None,
+        losses: Mapping[str, LossFn] | None = None,
+        metrics: Mapping[str, Callable[..., Any]] | None = None,
+        dataset_metrics: Mapping[str, IDatasetMetric] | None = None,
+        optimizer: torch.optim.Optimizer | OptimizerFactory | None = None,
+        scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
+        regularizer_reweight: float = 1.0,
+    ) -> None:
+        if not isinstance(model, torch.nn.Module):
+            raise ConfigError(f"Task(model=...): expected a torch.nn.Module, got {type(model)!r}")
+        if loss is not None and losses is not None:
+            raise ConfigError("Task: give loss= (one loss) or losses= (named losses), not both")
+        if optimizer is not None and not (
+            isinstance(optimizer, torch.optim.Optimizer) or callable(optimizer)
+        ):
+            raise ConfigError(
+                f"Task(optimizer=...): expected an optimizer or a function of the parameters "
+                f"that makes one, got {type(optimizer).__name__}"
+            )
+        self.model = model
+        self.losses: dict[str, LossFn] = dict(losses or ({} if loss is None else {"loss": loss}))
+        self.metrics = dict(metrics or {})
+        self.dataset_metrics = dict(dataset_metrics or {})
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.regularizer_reweight = regularizer_reweight
+
+    # ------------------------------------------------------------ overridable steps
+
+    def split_batch(self, batch: Any) -> tuple[Any, Any]:
+        """``(inputs, targets)`` of a plain batch."""
+        return split_batch(batch)
+
+    def forward(self, inputs: Any) -> Any:
+        """Run the model. For a minibatch the model fills it in place and may return a
+        regularizer loss; for plain batches it returns the outputs."""
+        return self.model(inputs)
+
+    def compute_losses(
+        self, batch: Any, outputs: Any, targets: Any
+    ) -> dict[str, tuple[float, torch.Tensor]]:
+        """Every loss as ``(reweight, raw)``: ``loss(mb)`` for minibatches, else
+        ``loss(outputs, targets)``; the weight is the loss's ``loss_reweight`` (or 1.0)."""
+        if isinstance(batch, IMiniBatch):
+            return {n: (_weight(fn), fn(batch)) for n, fn in self.losses.items()}
+        return {n: (_weight(fn), fn(outputs, targets)) for n, fn in self.losses.items()}
+
+    def compute_metrics(self, batch: Any, outputs: Any, targets: Any) -> dict[str, torch.Tensor]:
+        """Every metric as a batch mean, computed without building a graph."""
+        values: dict[str, torch.Tensor] = {}
+        with torch.no_grad():
+            for name, metric in self.metrics.items():
+                value = metric(batch) if isinstance(batch, IMiniBatch) else metric(outputs, targets)
+                value = torch.as_tensor(value)
+                values[name] = value if value.dim() == 0 else value.float().mean()
+        return values
+
+    def compute_step(self, batch: Any) -> StepResult:
+        """Forward pass, losses and metrics of one batch."""
+        if isinstance(batch, IMiniBatch):
+            batch.model = self.model
+            regularizer = self.forward(batch)
+            outputs: Any = None
+            targets: Any = None
+            size = batch.nopad_batch_size
+        else:
+            inputs, targets = self.split_batch(batch)
+            outputs = self.forward(inputs)
+            regularizer = None
+            size = _batch_size(inputs)
+        losses = self.compute_losses(batch, outputs, targets)
+        if isinstance(regularizer, torch.Tensor):
+            losses["regularizer"] = (self.regularizer_reweight, regularizer)
+        return StepResult(
+            loss=_total(losses),
+            losses=losses,
+            metrics=self.compute_metrics(batch, outputs, targets),
+            outputs=outputs,
+            targets=targets,
+            batch_size=size,
+        )
+
+    def require_loss(self, result: StepResult) -> torch.Tensor:
+        """``result.loss``, or a StageError saying how to give the task a loss."""
+        if result.loss is None:
+            raise StageError(
+                "the training step produced no loss: give unitrain.Task a loss= or losses=, "
+                "or override compute_losses / run_forward to return a StepResult with loss"
+            )
+        return result.loss
+
+
+def _weight(loss: LossFn) -> float:
+    return float(getattr(loss, "loss_reweight", 1.0))
+
+
+def _total(losses: dict[str, tuple[float, torch.Tensor]]) -> torch.Tensor | None:
+    total: torch.Tensor | None = None
+    for weight, raw in losses.values():
+        term = raw if weight == 1.0 else raw * weight  # exact parity with an unweighted loop
+        total = term if total is None else total + term
+    return total
+
+
+def _batch_size(inputs: Any) -> int:
+    if isinstance(inputs, torch.Tensor) and inputs.dim() > 0:
+        return int(inputs.shape[0])
+    if isinstance(inputs, tuple | list) and inputs:
+        return _batch_size(inputs[0])
+    if isinstance(inputs, Mapping) and inputs:
+        return _batch_size(next(iter(inputs.values())))
+    return 1

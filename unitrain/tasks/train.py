@@ -1,0 +1,63 @@
+"""The train meta-algorithm's default stages (PytorchTask's ``PytorchTrainable``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from unitrain.core.batch import move_to_device
+from unitrain.core.contract import IMiniBatch
+from unitrain.core.result import StepResult
+from unitrain.hooks.markers import hookimpl
+from unitrain.tasks.base import TaskBase
+
+if TYPE_CHECKING:
+    from unitrain.core.state import State
+
+__all__ = ["TrainStages"]
+
+
+class TrainStages(TaskBase):
+    """Default providers and training stages; override any of them in a subclass."""
+
+    @hookimpl
+    def make_optimizer(
+        self, state: State, model: torch.nn.Module
+    ) -> torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None:
+        if self.optimizer is None or isinstance(self.optimizer, torch.optim.Optimizer):
+            return self.optimizer
+        return self.optimizer(model.parameters())
+
+    @hookimpl
+    def make_scheduler(
+        self, state: State, optimizer: torch.optim.Optimizer, optimizer_idx: int
+    ) -> Any:
+        return None if self.scheduler is None else self.scheduler(optimizer)
+
+    @hookimpl
+    def run_prepare_batch(self, state: State, batch: Any) -> Any:
+        batch = move_to_device(batch, state.device)
+        if isinstance(batch, IMiniBatch):
+            batch.model = self.model
+        return batch
+
+    @hookimpl
+    def run_forward(self, state: State, batch: Any) -> StepResult | None:
+        return self.compute_step(batch)
+
+    @hookimpl
+    def run_backward(self, state: State, result: StepResult) -> bool | None:
+        loss = self.require_loss(result)
+        if state.accumulation_window > 1:
+            loss = loss / state.accumulation_window
+        loss.backward()
+        return True
+
+    @hookimpl
+    def run_optimizer_step(
+        self, state: State, optimizer: torch.optim.Optimizer, optimizer_idx: int
+    ) -> bool | None:
+        optimizer.step()
+        return True
