@@ -1,5 +1,8 @@
 """unitrain: one PyTorch training engine, one pluggy hook spec, four plugin styles."""
 
+from importlib import metadata as _metadata
+
+from unitrain import log as _log  # noqa: F401  (installs the library's NullHandler)
 from unitrain.core import (
     AverageMetric,
     IDataset,
@@ -17,21 +20,31 @@ from unitrain.core import (
 )
 from unitrain.errors import (
     BatchError,
+    BusError,
+    CheckpointError,
     ConfigError,
+    NonFiniteError,
     PluginError,
+    PluginLoadWarning,
     StageError,
     StateError,
     UnitrainError,
     UnitrainWarning,
+    WorkerError,
 )
 from unitrain.hooks import Hooks, PluginManager, hookimpl, not_a_hook
 from unitrain.tasks import Task
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("unitrain")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "AverageMetric",
     "BatchError",
+    "BusError",
+    "CheckpointError",
     "ConfigError",
     "Hooks",
     "IDataset",
@@ -40,11 +53,13 @@ __all__ = [
     "ILoss",
     "IMiniBatch",
     "IMiniBatchMetric",
+    "NonFiniteError",
     "PluginError",
+    "PluginLoadWarning",
     "PluginManager",
+    "StageError",
     "Stash",
     "StashKey",
-    "StageError",
     "State",
     "StateError",
     "StepResult",
@@ -52,6 +67,7 @@ __all__ = [
     "Trainer",
     "UnitrainError",
     "UnitrainWarning",
+    "WorkerError",
     "accuracy",
     "hookimpl",
     "not_a_hook",

@@ -7,9 +7,14 @@ UnitrainError                 base of everything unitrain raises on purpose
 ├── ConfigError               an argument or setting is invalid (raised before any work)
 ├── BatchError                a batch has the wrong type or its tensors disagree in size
 ├── StageError                a stage hook gave no result, or the wrong kind of result
-└── StateError                the engine was used out of order (e.g. predict before setup)
+├── BusError                  a bus message does not fit its bundle, or topics form a cycle
+├── StateError                the engine was used out of order (e.g. predict before setup)
+├── CheckpointError           a checkpoint cannot be written, verified or loaded (names the path)
+├── NonFiniteError            a loss or gradient is NaN / inf (raised before the optimizer step)
+└── WorkerError               a distributed worker failed (names its rank, carries its traceback)
 
 UnitrainWarning               base of every warning unitrain emits
+└── PluginLoadWarning         an enabled third-party plugin was skipped (lenient loading)
 ```
 
 Every message says what was wrong, where, what was expected and how to fix it.
@@ -19,12 +24,17 @@ from __future__ import annotations
 
 __all__ = [
     "BatchError",
+    "BusError",
+    "CheckpointError",
     "ConfigError",
+    "NonFiniteError",
     "PluginError",
+    "PluginLoadWarning",
     "StageError",
     "StateError",
     "UnitrainError",
     "UnitrainWarning",
+    "WorkerError",
 ]
 
 
@@ -48,9 +58,39 @@ class StageError(UnitrainError):
     """A stage hook returned nothing, or something of the wrong kind."""
 
 
+class BusError(UnitrainError, ValueError):
+    """A message bus message does not fit its bundle, or derived topics depend on each other
+    in a cycle (a ``ValueError``, as ikkuna raised)."""
+
+
 class StateError(UnitrainError, RuntimeError):
     """The engine or a plugin was used at a point in the lifecycle where that is not allowed."""
 
 
+class CheckpointError(UnitrainError):
+    """A checkpoint could not be written (disk full, permissions), is partial or corrupt, or
+    holds objects that ``torch.load(weights_only=True)`` refuses; the message names the path."""
+
+
+class WorkerError(UnitrainError, RuntimeError):
+    """A process of a distributed run failed; every other process was stopped.
+
+    ``rank`` is the rank that failed first and ``worker_traceback`` its traceback, as
+    torchelastic recorded it in the rank's error file.
+    """
+
+    rank: int = -1
+    worker_traceback: str = ""
+
+
+class NonFiniteError(UnitrainError, FloatingPointError):
+    """A loss or gradient is NaN or infinite; raised before the optimizer step, naming the
+    epoch, batch index and step (see :class:`unitrain.plugins.nan_guard.NanGuard`)."""
+
+
 class UnitrainWarning(UserWarning):
     """Base class of every warning unitrain emits."""
+
+
+class PluginLoadWarning(UnitrainWarning):
+    """An enabled entry-point plugin failed to load and was skipped (lenient mode)."""

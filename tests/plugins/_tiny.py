@@ -8,7 +8,9 @@ from torch import nn
 import unitrain as ut
 
 
-def tiny_batches(n: int = 64, batch: int = 16, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def tiny_batches(
+    n: int = 64, batch: int = 16, seed: int = 0
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 8, generator=generator)
     y = (x.sum(1) > 0).long()

@@ -58,7 +58,11 @@ def test_clipped_training_equals_a_hand_written_loop_bit_for_bit():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({}, "give max_norm="), ({"max_norm": 0.0}, "max_norm=0.0"), ({"max_value": -1.0}, "max_value")],
+    [
+        ({}, "give max_norm="),
+        ({"max_norm": 0.0}, "max_norm=0.0"),
+        ({"max_value": -1.0}, "max_value"),
+    ],
 )
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ut.ConfigError, match=message):

@@ -17,8 +17,8 @@ def move_to_device(batch: Any, device: torch.device, non_blocking: bool = False)
     """Move tensors in a tensor, tuple, list, dict or minibatch to ``device``."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=non_blocking)
-    if isinstance(batch, IMiniBatch):
-        return batch.to(device, non_blocking=non_blocking)
+    if isinstance(batch, IMiniBatch):  # the contract is to(device): pass only what is asked
+        return batch.to(device, non_blocking=True) if non_blocking else batch.to(device)
     if isinstance(batch, tuple | list):
         moved = [move_to_device(item, device, non_blocking) for item in batch]
         return type(batch)(moved) if not hasattr(batch, "_fields") else type(batch)(*moved)

@@ -33,9 +33,9 @@ class Loader:
 
     def set_epoch(self, epoch: int) -> None:
         """Tell a distributed sampler which epoch it is, so shuffling differs per epoch."""
-        sampler = getattr(self.batches, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
+        set_epoch = getattr(getattr(self.batches, "sampler", None), "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
 
 
 def make_loader(data: object, name: str, train: bool, seed: int = 0) -> Loader:

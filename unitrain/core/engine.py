@@ -12,10 +12,14 @@ from unitrain.core.config import TrainerConfig, make_config
 from unitrain.core.data import make_eval_loaders, make_loader
 from unitrain.core.loop import run_evaluation, run_fit, run_prediction
 from unitrain.core.state import State
+from unitrain.distributed.trainer import Distributed
 from unitrain.errors import ConfigError, StageError
 from unitrain.hooks.manager import PluginManager, RankRule, describe_position
 from unitrain.hooks.specs import Hooks
 from unitrain.plugins.lr_scheduler import ScheduledLR, SchedulerStepper
+from unitrain.runs.replay import Replay
+from unitrain.runs.resume import resume_fit
+from unitrain.runs.trainer_state import STATE_DICT, capture_extras, plugin_states, restore_extras
 
 __all__ = ["Trainer"]
 
@@ -40,7 +44,13 @@ class Trainer:
         eval_every_steps: int | None = None,
         limit_train_batches: int | None = None,
         device: str | torch.device | None = None,
+        devices: str | int | None = None,
+        strategy: Any = None,
     ) -> None:
+        plugins = tuple(plugins)
+        # devices="cpu:2" / "cuda:0,1" / torchrun: see unitrain.distributed.trainer; spawned
+        # ranks rebuild this trainer from these arguments
+        self.distributed = Distributed(devices, strategy, recipe=dict(locals()))
         self.config: TrainerConfig = make_config(
             max_epochs=max_epochs,
             max_steps=max_steps,
@@ -72,10 +82,13 @@ class Trainer:
         self.task = task
         self.plugins = PluginManager(rank=rank, local_rank=local_rank)
         self.plugins.state = self.state
+        self.replay = Replay(self.state)  # the epoch's data order, for exact resume
+        self.state.stash[STATE_DICT] = self.state_dict
         self.plugins.register(task, name="task")
         self.plugins.register(SchedulerStepper(), name="lr_scheduler")
         for plugin in plugins:
             self.plugins.register(plugin)
+        self.distributed.setup(self)
 
     @property
     def hooks(self) -> Hooks:
@@ -91,26 +104,50 @@ class Trainer:
         ranks: RankRule | None = None,
     ) -> str | None:
         """Register one more plugin; see :meth:`PluginManager.register`."""
+        self.distributed.added.append((plugin, name, order, ranks))
         return self.plugins.register(plugin, name, order=order, ranks=ranks)
 
     # ----------------------------------------------------------- entry points
 
-    def fit(self, train_data: object, eval_data: object = None) -> State:
-        """Train on ``train_data``, evaluating ``eval_data`` (one loader or ``{split: loader}``)."""
-        train = make_loader(train_data, "train_data", train=True)
-        evals = make_eval_loaders(eval_data)
+    def fit(
+        self,
+        train_data: object,
+        eval_data: object = None,
+        *,
+        resume: str | os.PathLike[str] | None = None,
+    ) -> State:
+        """Train on ``train_data``, evaluating ``eval_data`` (one loader or ``{split: loader}``).
+
+        ``resume``: ``"latest"`` (the newest checkpoint that verifies, found through the
+        registered run-store / checkpoint plugins; a fresh start if there is none) or the path
+        of a checkpoint, a checkpoints directory or a run directory. See
+        :func:`unitrain.runs.resume.resume_fit`.
+        """
+        if self.distributed.spawns:
+            return self.distributed.spawn_fit(self, train_data, eval_data, resume=resume)
+        train = self.distributed.shard(make_loader(train_data, "train_data", train=True), True)
+        evals = {
+            s: self.distributed.shard(d, False) for s, d in make_eval_loaders(eval_data).items()
+        }
+        resume = self.distributed.agree_on_resume(self, resume)  # rank 0's choice, everywhere
+        if resume is not None:
+            resume_fit(self, resume)
         self._run(run_fit, self, train, evals)
         return self.state
 
     def evaluate(self, data: object, split: str = "test") -> dict[str, float]:
         """One evaluation pass over ``data``; returns the averaged losses and metrics."""
-        loader = make_loader(data, f"evaluate({split!r})", train=False)
+        if self.distributed.spawns:
+            return self.distributed.spawn_evaluate(data, split)
+        loader = self.distributed.shard(
+            make_loader(data, f"evaluate({split!r})", train=False), False
+        )
         result: dict[str, float] = self._run(run_evaluation, self, split, loader)
         return result
 
     def predict(self, data: object) -> list[Any]:
         """One prediction pass; returns the predictions of each batch, in order."""
-        loader = make_loader(data, "predict(data)", train=False)
+        loader = self.distributed.shard(make_loader(data, "predict(data)", train=False), False)
         result: list[Any] = self._run(run_prediction, self, loader)
         return result
 
@@ -153,16 +190,18 @@ class Trainer:
     def _run(self, entry: Any, *args: Any) -> Any:
         state = self.state
         assert state.model is not None
+        outer = state.stage  # "idle", unless a plugin evaluates or predicts during a fit
         state.model.to(state.device)
         try:
             return entry(*args)
         except BaseException as error:
             if not getattr(error, "_unitrain_noted", False):
-                error.add_note(f"unitrain: raised in the loop at {describe_position(state)}")
-            self.plugins.notify_exception(state, error)
+                error.add_note(f"unitrain: raised in the loop ({describe_position(state)})")
+            if outer == "idle":  # a nested call leaves on_exception to the outer one
+                self.plugins.notify_exception(state, error)
             raise
         finally:
-            state.stage = "idle"
+            state.stage = outer
 
     # ----------------------------------------------------------- checkpoint content
 
@@ -170,6 +209,7 @@ class Trainer:
         """Model, optimizers, schedulers, loop position and each plugin's own entries."""
         state = self.state
         assert state.model is not None
+        extras = capture_extras(self)  # RNG first: other state_dicts may draw random numbers
         checkpoint: dict[str, Any] = {
             "model": state.model.state_dict(),
             "optimizers": [o.state_dict() for o in state.optimizers],
@@ -180,7 +220,8 @@ class Trainer:
                 "global_step": state.global_step,
                 "micro_step": state.micro_step,
             },
-            "plugins": {},
+            "plugins": plugin_states(self),
+            **extras,
         }
         self.hooks.on_save_checkpoint(state, checkpoint)
         return checkpoint
@@ -189,6 +230,7 @@ class Trainer:
         """Restore what :meth:`state_dict` produced (optimizers are made first if needed)."""
         state = self.state
         assert state.model is not None
+        self.distributed.check_checkpoint(checkpoint)  # another world size: refused up front
         state.model.load_state_dict(checkpoint["model"])
         state.model.to(state.device)
         self.make_optimizers()
@@ -198,6 +240,7 @@ class Trainer:
             scheduler.scheduler.load_state_dict(saved)
         for key, value in checkpoint["position"].items():
             setattr(state, key, int(value))
+        restore_extras(self, checkpoint)
         self.hooks.on_load_checkpoint(state, checkpoint)
 
 

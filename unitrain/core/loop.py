@@ -33,6 +33,7 @@ An evaluation pass over one split::
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -42,10 +43,11 @@ from unitrain.core.aggregate import MeanAccumulator
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
 from unitrain.core.result import StepResult
-from unitrain.errors import StageError
+from unitrain.errors import ConfigError, StageError
 
 if TYPE_CHECKING:
     from unitrain.core.engine import Trainer
+    from unitrain.core.state import State
 
 __all__ = ["run_evaluation", "run_fit", "run_prediction"]
 
@@ -70,18 +72,33 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
     state.epoch_length = limit if length is None else min(length, limit or length)
     state.batch_idx = 0
     train.set_epoch(state.epoch)
+    trainer.replay.start_epoch(train.batches)  # snapshot the data order; replay it on resume
     hooks.on_epoch_start(state)
     assert state.model is not None
     state.model.train()
     batches = train.batches if limit is None else islice(train.batches, limit)
-    for batch in batches:
-        if state.batch_idx == 0 and state.micro_step == 0:
+    if state.stop_requested == "now":  # asked in on_epoch_start: no step runs at all
+        batches = ()
+    if length is None and config.accumulation > 1:
+        batches = _mark_last(batches, state)  # the short last window then steps inside its step
+    steps = trainer.replay.batches(batches)  # a resumed epoch skips its done batches
+    for drawn, batch in enumerate(steps):
+        if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
             check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
         run_train_step(trainer, batch, evals)
         if state.stop_requested == "now" or trainer.steps_reached():
             break
+    if state.batch_idx == 0 and state.stop_requested != "now":  # else: no end, no progress
+        raise ConfigError(
+            f"{train.name} yielded no batches in epoch {state.epoch}; give at least one "
+            "batch, and a re-iterable (a list or DataLoader, not a generator) for more "
+            "than one epoch"
+        )
     if not state.ends_window and state.stop_requested != "now":
         _step_partial_window(trainer, state.batch_idx % config.accumulation)
+    elif not state.ends_window:  # stopped inside a window: drop it, or a later fit adds it
+        for optimizer in state.optimizers:
+            optimizer.zero_grad(set_to_none=True)
     every = config.eval_every_epochs
     if state.stop_requested != "now" and every is not None and (state.epoch + 1) % every == 0:
         for split, loader in evals.items():
@@ -96,8 +113,13 @@ def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> No
     if k > 1:
         start = state.batch_idx - state.batch_idx % k
         length = state.epoch_length
-        state.accumulation_window = k if length is None else min(k, length - start)
-        state.ends_window = state.batch_idx - start + 1 == state.accumulation_window
+        window = k if length is None else min(k, length - start)
+        if window < state.accumulation_window and state.batch_idx > start:
+            # an unsized loader's last window proved short: its earlier micro-steps divided
+            # their losses by k; rescale so the window's gradient is the mean over `window`
+            _scale_gradients(state, state.accumulation_window / window)
+        state.accumulation_window = window
+        state.ends_window = state.batch_idx - start + 1 == window
     hooks.on_train_step_start(state, batch)
     batch = hooks.run_prepare_batch(state, batch)
     result = hooks.run_forward(state, batch)
@@ -111,7 +133,7 @@ def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> No
     hooks.on_train_step_end(state, batch, result)
     every = trainer.config.eval_every_steps
     if every is not None and state.ends_window and state.global_step % every == 0:
-        for split, loader in evals.items():
+        for split, loader in evals.items() if state.stop_requested != "now" else ():
             run_evaluation(trainer, split, loader)
     state.batch_idx += 1
 
@@ -132,15 +154,29 @@ def _step_partial_window(trainer: Trainer, taken: int) -> None:
     Its gradients were divided by the full window size; rescale them to the mean over the
     micro-steps actually taken, as a window of known length would have.
     """
-    state = trainer.state
-    scale = trainer.config.accumulation / taken
+    _scale_gradients(trainer.state, trainer.config.accumulation / taken)
+    _step_optimizers(trainer)
+
+
+def _scale_gradients(state: State, factor: float) -> None:
     with torch.no_grad():
         for optimizer in state.optimizers:
             for group in optimizer.param_groups:
                 for parameter in group["params"]:
                     if parameter.grad is not None:
-                        parameter.grad.mul_(scale)
-    _step_optimizers(trainer)
+                        parameter.grad.mul_(factor)
+
+
+def _mark_last(batches: Iterable[Any], state: State) -> Iterator[Any]:
+    """Yield ``batches`` one ahead, so that before the last one ``state.epoch_length`` is set
+    (a loader without ``len()`` then has a known last accumulation window)."""
+    iterator = iter(batches)
+    for current in iterator:
+        for following in iterator:
+            yield current
+            current = following
+        state.epoch_length = state.batch_idx + 1
+        yield current
 
 
 def run_evaluation(trainer: Trainer, split: str, loader: Loader) -> dict[str, float]:
@@ -166,6 +202,7 @@ def run_evaluation(trainer: Trainer, split: str, loader: Loader) -> dict[str, fl
                     raise StageError(_no_result("run_eval_step", "a StepResult", result))
                 totals.add(result)
                 hooks.on_eval_step_end(state, split, prepared, result)
+            totals.synchronize(state.device)  # all ranks' sums and counts (distributed)
             metrics = totals.compute()
             state.eval_metrics[split] = metrics
             hooks.on_eval_end(state, split, metrics)
@@ -180,21 +217,26 @@ def run_prediction(trainer: Trainer, loader: Loader) -> list[Any]:
     state, hooks = trainer.state, trainer.hooks
     assert state.model is not None
     outputs: list[Any] = []
+    saved, was_training = (state.stage, state.batch_idx), state.model.training
     state.stage, state.batch_idx = "predict", 0
     state.model.eval()
-    with torch.no_grad():
-        hooks.on_predict_start(state)
-        for index, batch in enumerate(loader.batches):
-            state.batch_idx = index
-            if index == 0:
-                check_batch(batch, f"first batch of {loader.name}", loader.expect_minibatch)
-            prepared = hooks.run_prepare_batch(state, batch)
-            output = hooks.run_predict_step(state, prepared)
-            if output is None:
-                raise StageError(_no_result("run_predict_step", "the batch's predictions"))
-            hooks.on_predict_step_end(state, prepared, output)
-            outputs.append(output)
-        hooks.on_predict_end(state)
+    try:
+        with torch.no_grad():
+            hooks.on_predict_start(state)
+            for index, batch in enumerate(loader.batches):
+                state.batch_idx = index
+                if index == 0:
+                    check_batch(batch, f"first batch of {loader.name}", loader.expect_minibatch)
+                prepared = hooks.run_prepare_batch(state, batch)
+                output = hooks.run_predict_step(state, prepared)
+                if output is None:
+                    raise StageError(_no_result("run_predict_step", "the batch's predictions"))
+                hooks.on_predict_step_end(state, prepared, output)
+                outputs.append(output)
+            hooks.on_predict_end(state)
+    finally:  # as after an evaluation: a plugin may predict in the middle of a fit
+        state.stage, state.batch_idx = saved
+        state.model.train(was_training)
     return outputs
 
 

@@ -8,6 +8,7 @@ import torch
 import torch.distributed as dist
 
 from unitrain.core.contract import IMiniBatch
+from unitrain.errors import BatchError
 
 __all__ = ["AverageMetric", "IDatasetMetric", "ILoss", "IMiniBatchMetric", "accuracy"]
 
@@ -22,7 +23,7 @@ class IMiniBatchMetric(torch.nn.Module):
     higher_better: bool = True
     raw_output: torch.Tensor | None = None
 
-    def __call__(self, mb: IMiniBatch) -> torch.Tensor:  # type: ignore[override]
+    def __call__(self, mb: IMiniBatch) -> torch.Tensor:
         raw = super().__call__(mb)
         if not isinstance(raw, torch.Tensor):
             raw = torch.as_tensor(raw, dtype=torch.float32)
@@ -81,6 +82,13 @@ class AverageMetric(IDatasetMetric):
 
     def update(self, mb: Any) -> None:
         assert self.minibatch_metric is not None
+        if not isinstance(mb, IMiniBatch):
+            raise BatchError(
+                f"AverageMetric({type(self.minibatch_metric).__name__}) averages a minibatch "
+                f"metric and needs IMiniBatch batches, got {type(mb).__name__}; for plain "
+                "(inputs, targets) batches pass the metric in Task(metrics=...), whose values "
+                "are averaged per sample over the pass"
+            )
         value = self.minibatch_metric(mb).detach().double()
         count = mb.nopad_batch_size
         weighted = value * count

@@ -4,11 +4,14 @@ Who owns what:
 
 - **Engine-owned (read-only for plugins):** ``stage``, ``epoch``, ``batch_idx``,
   ``global_step``, ``micro_step``, ``epoch_length``, ``max_epochs``, ``max_steps``,
-  ``accumulation``, ``accumulation_window``, ``ends_window``, ``split``, ``rank``, ``local_rank``, ``world_size``, ``device``,
+  ``accumulation``, ``accumulation_window``, ``ends_window``, ``split``, ``rank``,
+  ``local_rank``, ``world_size``, ``device``,
   ``model``, ``optimizers``, ``schedulers``, ``eval_metrics``. The engine changes them right
   beside the hook call that announces the change (see :mod:`unitrain.core.loop`).
 - **Plugins may write:** ``grad_scaler`` (the mixed-precision plugin sets it), ``stash``
-  (typed plugin-private data), and stop requests through :meth:`State.request_stop`.
+  (typed plugin-private data), and stop requests through :meth:`State.request_stop`
+  (which sets ``stop_requested`` and ``stop_reason``; the engine clears them when a fit
+  starts).
 
 The step vocabulary, defined once:
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pluggy
 
-from unitrain.errors import PluginError, UnitrainWarning
+from unitrain.errors import PluginError
 from unitrain.hooks.markers import PROJECT
 from unitrain.hooks.relay import compile_caller
 from unitrain.hooks.specs import Hooks
@@ -60,6 +59,15 @@ class _Pluggy(pluggy.PluginManager):
         method = getattr(plugin, name, None)
         if not inspect.isroutine(method) or getattr(method, "unitrain_not_a_hook", False):
             return None
+        # An override written without @hookimpl keeps the marks of the method it overrides
+        # (e.g. a Task subclass's on_eval_end stays tryfirst).
+        for cls in type(plugin).__mro__[1:]:
+            base = cls.__dict__.get(name)
+            if getattr(base, "unitrain_not_a_hook", False):
+                return None
+            marks: pluggy.HookimplOpts | None = getattr(base, f"{PROJECT}_impl", None)
+            if marks is not None and marks["wrapper"] == inspect.isgeneratorfunction(method):
+                return marks
         return pluggy.HookimplOpts(
             wrapper=False,
             hookwrapper=False,
@@ -73,7 +81,7 @@ class _Pluggy(pluggy.PluginManager):
 def describe_position(state: State | None) -> str:
     """``'stage fit, epoch 1, batch_idx 3, global_step 11'`` for error messages."""
     if state is None:
-        return "before the engine started"
+        return "no step yet"
     return (
         f"stage {state.stage}, epoch {state.epoch}, batch_idx {state.batch_idx}, "
         f"global_step {state.global_step}"
@@ -189,6 +197,18 @@ class PluginManager:
         caller: pluggy.HookCaller = getattr(self._pluggy.hook, hook_name)
         return list(reversed(caller.get_hookimpls()))
 
+    def check_pending(self) -> None:
+        """Raise :class:`PluginError` if any registered implementation has no hook.
+
+        ``register`` already checks each plugin as it arrives; this re-checks the whole
+        registry (pluggy's ``check_pending``), e.g. after plugins were added through pluggy
+        directly.
+        """
+        try:
+            self._pluggy.check_pending()
+        except pluggy.PluginValidationError as error:
+            raise PluginError(str(error)) from None
+
     # ----------------------------------------------------------- errors
 
     def notify_exception(self, state: State, error: BaseException) -> None:
@@ -217,11 +237,11 @@ class PluginManager:
             dist = f" (from {record.distribution})" if record and record.distribution else ""
             who = f"plugin {culprit!r}{dist}"
         error.add_note(
-            f"unitrain: raised by {who} in hook {hook!r} at {describe_position(self.state)}"
+            f"unitrain: raised by {who} in hook {hook!r} ({describe_position(self.state)})"
         )
         try:
             setattr(error, _NOTED, True)
-        except AttributeError:  # exceptions with __slots__ cannot be marked; a second note is harmless
+        except AttributeError:  # an exception with __slots__: a second note is harmless
             pass
 
     # ----------------------------------------------------------- internals
@@ -230,13 +250,14 @@ class PluginManager:
         if name is not None:
             if not isinstance(name, str) or not name:
                 raise PluginError(f"plugin name must be a non-empty string, got {name!r}")
-            if name in self._records or self._pluggy.is_blocked(name):
+            if name in self._records:
+                taken = self._records[name].plugin
                 raise PluginError(
-                    f"a plugin named {name!r} is already registered ({self._records[name].plugin!r});"
-                    " pass a different name="
-                    if name in self._records
-                    else f"plugin {name!r} is blocked and cannot be registered"
+                    f"a plugin named {name!r} is already registered ({taken!r}); "
+                    "pass a different name="
                 )
+            if self._pluggy.is_blocked(name):
+                raise PluginError(f"plugin {name!r} is blocked and cannot be registered")
             return name
         base = getattr(plugin, "name", None)
         if not isinstance(base, str) or not base:
@@ -261,6 +282,11 @@ class PluginManager:
                     continue
                 if caller.spec is None:
                     raise PluginError(_unknown_hook_message(name, caller.name))
+                if isinstance(plugin, type) and _first_parameter(impl.function) == "self":
+                    raise PluginError(
+                        f"plugin {name!r} is the class {plugin.__name__}, not an instance: its "
+                        f"hook {caller.name!r} takes self; register {plugin.__name__}() instead"
+                    )
                 if impl.hookwrapper:
                     raise PluginError(
                         f"plugin {name!r}: hook {caller.name!r} uses the old-style "
@@ -282,8 +308,9 @@ class PluginManager:
                 continue
             caller: pluggy.HookCaller = getattr(self._pluggy.hook, name)
             impls = caller.get_hookimpls()
-            wrappers = sorted((i for i in impls if i.wrapper), key=lambda i: self._sort_key(name, i))
-            plain = sorted((i for i in impls if not i.wrapper), key=lambda i: self._sort_key(name, i))
+            ordered = sorted(impls, key=lambda i: self._sort_key(name, i))
+            wrappers = [i for i in ordered if i.wrapper]
+            plain = [i for i in ordered if not i.wrapper]
             call_order = wrappers + plain
             # pluggy walks its list from the end, so it stores the reverse of the call order.
             caller._hookimpls[:] = list(reversed(call_order))
@@ -307,7 +334,7 @@ def _check_ranks(name: str, ranks: object) -> RankRule:
     if ranks in ("all", "main") or (isinstance(ranks, int) and not isinstance(ranks, bool)):
         if isinstance(ranks, int) and ranks < 0:
             raise PluginError(f"plugin {name!r}: device index rank rule must be >= 0, got {ranks}")
-        return cast(RankRule, ranks)
+        return ranks
     raise PluginError(
         f"plugin {name!r}: ranks must be 'all', 'main' or a device index (int), got {ranks!r}"
     )
@@ -325,24 +352,36 @@ def _unknown_hook_message(plugin: str, hook: str) -> str:
 
 
 def _find_culprit(error: BaseException, impls: list[pluggy.HookImpl]) -> str | None:
-    codes = {}
+    # Instances of one class share code objects, so a frame is matched by its code and,
+    # for a method, by the instance bound to its first argument.
+    codes: dict[Any, list[tuple[object, str]]] = {}
     for impl in impls:
         function: Any = inspect.unwrap(impl.function)
         code = getattr(getattr(function, "__func__", function), "__code__", None)
         if code is not None:
-            codes[code] = impl.plugin_name
+            owner = getattr(function, "__self__", None)
+            codes.setdefault(code, []).append((owner, impl.plugin_name))
     traceback = error.__traceback__
     while traceback is not None:
-        if traceback.tb_frame.f_code in codes:
-            return codes[traceback.tb_frame.f_code]
+        frame = traceback.tb_frame
+        candidates = codes.get(frame.f_code, [])
+        if len(candidates) == 1:
+            return candidates[0][1]
+        if candidates and frame.f_code.co_argcount:
+            receiver = frame.f_locals.get(frame.f_code.co_varnames[0])
+            for owner, name in candidates:
+                if owner is receiver:
+                    return name
         traceback = traceback.tb_next
     return None
 
 
+def _first_parameter(function: Any) -> str | None:
+    try:
+        return next(iter(inspect.signature(function).parameters), None)
+    except (TypeError, ValueError):  # builtins without a signature
+        return None
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def warn(message: str) -> None:
-    """Emit a :class:`UnitrainWarning` attributed to the caller's caller."""
-    warnings.warn(message, UnitrainWarning, stacklevel=3)

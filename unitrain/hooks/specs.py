@@ -30,6 +30,7 @@ import torch
 from unitrain.hooks.markers import hookspec
 
 if TYPE_CHECKING:
+    from unitrain.bus.bundles import StepBundles
     from unitrain.core.result import StepResult
     from unitrain.core.state import State
     from unitrain.plugins.lr_scheduler import ScheduledLR
@@ -60,8 +61,9 @@ class Hooks:
     ) -> torch.optim.lr_scheduler.LRScheduler | ScheduledLR | None:
         """Make the learning-rate scheduler for one optimizer.
 
-        Fires once per optimizer right after ``make_optimizer``. A plain scheduler is
-        stepped once per epoch; return a :class:`~unitrain.plugins.lr_scheduler.ScheduledLR`
+        Fires once per optimizer right after ``make_optimizer``, with that ``optimizer`` and
+        its index ``optimizer_idx``. May change nothing. A plain scheduler is stepped once
+        per epoch; return a :class:`~unitrain.plugins.lr_scheduler.ScheduledLR`
         to step per optimizer step or on a monitored metric. Returns the scheduler or
         ``None`` for none (first non-``None`` wins). Wrappers: not useful.
         """
@@ -74,7 +76,8 @@ class Hooks:
 
         Fires once per ``fit``, after model, optimizers and schedulers are set up and
         before the first epoch. ``state.stage == "fit"``. Plugins may set up their own
-        resources and set ``state.grad_scaler``. Returns nothing.
+        resources and set ``state.grad_scaler``. Returns nothing. Wrappers: not useful
+        (events return nothing).
         """
 
     @hookspec
@@ -83,7 +86,8 @@ class Hooks:
 
         Fires before the first batch of epoch ``state.epoch`` is drawn;
         ``state.epoch_length`` holds the number of batches when known. The model is in
-        train mode. Plugins may change their own data only. Returns nothing.
+        train mode. Plugins may change their own data only. Returns nothing. Wrappers: not
+        useful.
         """
 
     @hookspec
@@ -93,22 +97,25 @@ class Hooks:
         Fires before ``run_prepare_batch``; ``batch`` is the batch as the loader gave it
         (not yet on the device). ``state.accumulation_window`` and ``state.ends_window``
         say whether this step will end with an optimizer step. Must not mutate the batch.
-        Returns nothing.
+        Returns nothing. Wrappers: not useful (wrap ``run_forward`` to time the step).
         """
 
     @hookspec(firstresult=True)
     def run_prepare_batch(self, state: State, batch: Any) -> Any:
         """Stage: make a loader batch ready for the model (move it to ``state.device``).
 
-        Fires for every batch of every train, eval and predict pass. Returns the prepared
-        batch (first non-``None`` wins). Wrappers suit it (e.g. a timer).
+        Fires for every batch of every train, eval and predict pass; ``batch`` is as the
+        loader gave it. May return a new batch or move ``batch`` in place; must not change
+        its values. Returns the prepared batch (first non-``None`` wins). Wrappers suit it
+        (e.g. a timer).
         """
 
     @hookspec(firstresult=True)
     def run_forward(self, state: State, batch: Any) -> StepResult | None:
         """Stage: forward pass and losses of one training batch.
 
-        Fires once per training batch, in train mode with grad enabled. Returns a
+        Fires once per training batch, in train mode with grad enabled; ``batch`` is the
+        prepared batch. May fill a minibatch in place; must not step the optimizer. Returns a
         :class:`~unitrain.core.result.StepResult` whose ``loss`` is the total to
         backpropagate (first non-``None`` wins). Wrappers suit it (autocast).
         """
@@ -117,8 +124,9 @@ class Hooks:
     def run_backward(self, state: State, result: StepResult) -> bool | None:
         """Stage: backpropagate ``result.loss``.
 
-        Fires once per training batch after ``run_forward``. The default divides the loss
-        by ``state.accumulation_window`` when accumulating. Return ``True`` when you did the
+        Fires once per training batch after ``run_forward``; ``result`` is what it returned.
+        The default divides the loss by ``state.accumulation_window`` when accumulating.
+        May change gradients; must not step the optimizer. Return ``True`` when you did the
         backward pass (first non-``None`` wins). Wrappers suit it.
         """
 
@@ -126,9 +134,11 @@ class Hooks:
     def on_after_backward(self, state: State, result: StepResult) -> None:
         """The backward pass of one batch is done; gradients hold this micro-step's share.
 
-        Fires after ``run_backward`` and after ``state.micro_step`` is incremented. Under
+        Fires after ``run_backward`` and after ``state.micro_step`` is incremented, with the
+        step's ``result``. Under
         accumulation the gradients are not complete until ``state.ends_window``. Plugins
-        may read gradients; they must not step the optimizer. Returns nothing.
+        may read gradients; they must not step the optimizer. Returns nothing. Wrappers: not
+        useful.
         """
 
     @hookspec
@@ -137,9 +147,10 @@ class Hooks:
     ) -> None:
         """Gradients for one optimizer are complete and about to be applied.
 
-        Fires at the end of each accumulation window, once per optimizer, before
-        ``run_optimizer_step``. The place to unscale (``state.grad_scaler``), clip or
-        inspect gradients. Plugins may change gradients in place. Returns nothing.
+        Fires at the end of each accumulation window, once per ``optimizer`` (its index is
+        ``optimizer_idx``), before ``run_optimizer_step``. The place to unscale
+        (``state.grad_scaler``), clip or inspect gradients. Plugins may change gradients in
+        place. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec(firstresult=True)
@@ -148,8 +159,9 @@ class Hooks:
     ) -> bool | None:
         """Stage: apply one optimizer's step.
 
-        Fires once per optimizer at the end of each accumulation window. The engine zeroes
-        the gradients afterwards. Return ``True`` when you handled the step (first
+        Fires once per ``optimizer`` (index ``optimizer_idx``) at the end of each
+        accumulation window. May change the weights through ``optimizer`` only; the engine
+        zeroes the gradients afterwards. Return ``True`` when you handled the step (first
         non-``None`` wins). Wrappers suit it.
         """
 
@@ -159,8 +171,9 @@ class Hooks:
     ) -> None:
         """One optimizer has stepped; its gradients are not yet zeroed.
 
-        Fires after ``run_optimizer_step``; ``state.global_step`` is incremented after the
-        last optimizer of the window. Plugins may read the new weights. Returns nothing.
+        Fires after ``run_optimizer_step`` of ``optimizer`` (index ``optimizer_idx``);
+        ``state.global_step`` is incremented after the last optimizer of the window. Plugins
+        may read the new weights. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec
@@ -169,9 +182,10 @@ class Hooks:
 
         Fires after backward (and the optimizer step when the window ended);
         ``state.global_step`` already counts that step, ``state.batch_idx`` is still this
-        batch's index. ``batch`` is the prepared batch. ``result.loss`` is a device tensor:
-        reading its value forces a host sync, so read it only when you need it. Plugins may
-        request a stop. Returns nothing.
+        batch's index. ``batch`` is the prepared batch and ``result`` the forward stage's
+        result; ``result.loss`` is a device tensor: reading its value forces a host sync, so
+        read it only when you need it. Plugins may request a stop; they must not mutate
+        ``batch`` or ``result``. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec
@@ -180,15 +194,15 @@ class Hooks:
 
         Fires after the epoch's last step and after its scheduled evaluation, so
         ``state.eval_metrics`` holds fresh values; ``state.epoch`` is still the ending
-        epoch. Plugins may request a stop. Returns nothing.
+        epoch. Plugins may request a stop. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec
     def on_fit_end(self, state: State) -> None:
         """The fit finished without an exception (normal end or stop request).
 
-        Fires once, after the last ``on_epoch_end``. Plugins release their resources.
-        Returns nothing.
+        Fires once, after the last ``on_epoch_end``. Plugins may release their resources and
+        write final results. Returns nothing. Wrappers: not useful.
         """
 
     # ------------------------------------------------------------------ evaluation
@@ -199,22 +213,24 @@ class Hooks:
 
         Fires inside ``fit`` (every N epochs or steps, once per split) and from
         ``Trainer.evaluate``. The model is in eval mode and grad is disabled;
-        ``state.stage == "eval"`` and ``state.split == split``. Returns nothing.
+        ``state.stage == "eval"`` and ``state.split == split``. Plugins may reset their own
+        per-pass data; they must not change the model. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec
     def on_eval_step_start(self, state: State, split: str, batch: Any) -> None:
         """An evaluation step begins, for batch ``state.batch_idx`` of the pass.
 
-        Fires before ``run_prepare_batch``; ``batch`` is as the loader gave it. Must not
-        mutate it. Returns nothing.
+        Fires before ``run_prepare_batch`` in the pass over ``split``; ``batch`` is as the
+        loader gave it. Must not mutate it. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec(firstresult=True)
     def run_eval_step(self, state: State, batch: Any) -> StepResult | None:
         """Stage: forward pass, losses and metrics of one evaluation batch.
 
-        Fires once per eval batch, under ``torch.no_grad``. Returns a StepResult whose
+        Fires once per eval batch, under ``torch.no_grad``; ``batch`` is the prepared batch.
+        May fill a minibatch in place; must not change the model. Returns a StepResult whose
         ``losses`` and ``metrics`` are averaged over the pass, weighted by
         ``result.batch_size`` (first non-``None`` wins). Wrappers suit it (autocast).
         """
@@ -223,31 +239,39 @@ class Hooks:
     def on_eval_step_end(self, state: State, split: str, batch: Any, result: StepResult) -> None:
         """An evaluation step is done; ``batch`` is the prepared batch.
 
-        Fires after the step's result has been added to the pass's averages. Returns
-        nothing.
+        Fires in the pass over ``split`` after the step's ``result`` has been added to the
+        pass's averages. Plugins may read both; they must not mutate them. Returns nothing.
+        Wrappers: not useful.
         """
 
     @hookspec
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
         """An evaluation pass is done; ``metrics`` holds its averaged values.
 
-        Fires once per pass. ``metrics`` is also stored as ``state.eval_metrics[split]``.
+        Fires once per pass over ``split``. ``metrics`` is also stored as
+        ``state.eval_metrics[split]``.
         A plugin with a lower order (or ``tryfirst``) may add its own entries, e.g. dataset
         metrics; later plugins (loggers, early stopping, schedulers) see them. Returns
-        nothing.
+        nothing. Wrappers: not useful.
         """
 
     # ------------------------------------------------------------------ prediction
 
     @hookspec
     def on_predict_start(self, state: State) -> None:
-        """A prediction pass begins (``Trainer.predict``); eval mode, grad disabled."""
+        """A prediction pass begins.
+
+        Fires once per ``Trainer.predict``, before its first batch; the model is in eval
+        mode and grad is disabled, ``state.stage == "predict"``. Plugins may set up their
+        own per-pass data. Returns nothing. Wrappers: not useful.
+        """
 
     @hookspec(firstresult=True)
     def run_predict_step(self, state: State, batch: Any) -> Any:
         """Stage: compute the predictions of one batch.
 
-        Fires once per batch of a prediction pass, under ``torch.no_grad``. Returns the
+        Fires once per batch of a prediction pass, under ``torch.no_grad``; ``batch`` is the
+        prepared batch. Must not change the model. Returns the
         predictions (first non-``None`` wins). Wrappers suit it (autocast).
         """
 
@@ -255,12 +279,17 @@ class Hooks:
     def on_predict_step_end(self, state: State, batch: Any, output: Any) -> None:
         """A prediction step is done; ``output`` is what ``run_predict_step`` returned.
 
-        Plugins may read the output; they must not mutate it. Returns nothing.
+        Fires after each ``run_predict_step``; ``batch`` is the prepared batch. Plugins may
+        read the output; they must not mutate it. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec
     def on_predict_end(self, state: State) -> None:
-        """A prediction pass is done. Returns nothing."""
+        """A prediction pass is done.
+
+        Fires once, after the last ``on_predict_step_end``. Plugins may release their
+        per-pass data. Returns nothing. Wrappers: not useful.
+        """
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -270,16 +299,17 @@ class Hooks:
 
         Fires after the engine has put its own entries in ``checkpoint``. A plugin adds only
         keys under its own name (``checkpoint["plugins"][name]``) and only plain data and
-        tensors, so the checkpoint loads with ``torch.load(weights_only=True)``. Returns
-        nothing.
+        tensors, so the checkpoint loads with ``torch.load(weights_only=True)``; it must not
+        change other entries. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec
     def on_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
         """A checkpoint was loaded into the engine.
 
-        Fires after the engine restored its own entries. A plugin reads only its own keys.
-        Returns nothing.
+        Fires after the engine restored its own entries from ``checkpoint``. A plugin reads
+        only its own keys and must not change the dict. Returns nothing. Wrappers: not
+        useful.
         """
 
     # ------------------------------------------------------------------ errors
@@ -290,16 +320,29 @@ class Hooks:
 
         Fires once per failing ``fit``, ``evaluate`` or ``predict``. Each implementation is
         called in isolation: if one raises, the others still run, and the failure is added
-        as a note to ``error``. Must not swallow the error. Returns nothing.
+        as a note to ``error``. May add notes; must not swallow the error. Returns nothing.
+        Wrappers: not applicable (each implementation is called on its own).
         """
 
     # ------------------------------------------------------------------ message bus
 
     @hookspec
-    def on_bus_bundles(self, state: State, bundles: Sequence[Any]) -> None:
-        """The message bus delivers one training step's bundles (one per module).
+    def on_bus_bundles(self, state: State, bundles: StepBundles) -> None:
+        """The message bus delivers one training step's messages, all at once.
 
-        Fires once per training step in which somebody subscribed, after
-        ``on_train_step_end``. Plugins must not keep references to tensors beyond the
-        call unless they copy them. Returns nothing.
+        Fires only when a :class:`~unitrain.bus.MessageBus` is attached
+        (``unitrain.bus.attach(trainer, ...)``) and at least one plugin implements this
+        hook: once per training step, after every other ``on_train_step_end``
+        implementation (the bus's is ``trylast``), and once more at the end of each epoch
+        carrying ``epoch_finished`` (and the updates of a short last window). ``bundles`` is
+        a :class:`~unitrain.bus.StepBundles`: a sequence of
+        :class:`~unitrain.bus.MessageBundle` (``"META"`` first, then one per tracked
+        module), with ``bundles.messages(kind)`` for one kind across modules; every message
+        carries ``global_step`` (training batches so far), ``train_step`` (batch in the
+        epoch), ``epoch``, ``kind``, ``tag`` and ``module_name``. Tensors are detached, not
+        copied, and stay on the device: reading a value is a host sync. Plugins may publish
+        derived topics into ``bundles`` (subscribers do, through ``Subscriber.publish``);
+        they must not change message data in place, nor keep tensors beyond the call
+        without copying them (update buffers are reused). Returns nothing. Wrappers: not
+        useful.
         """

@@ -1,17 +1,24 @@
 """Built-in plugins, one concept per module."""
 
 from unitrain.plugins.amp import MixedPrecision
+from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.clipping import GradientClipping
 from unitrain.plugins.lr_scheduler import LRScheduler, ScheduledLR, SchedulerStepper
 from unitrain.plugins.metrics_log import MetricsLog
+from unitrain.plugins.nan_guard import NanGuard
 from unitrain.plugins.progress import ProgressBar
+from unitrain.plugins.run_store import RUN_DIR, RunStore
 
 __all__ = [
+    "RUN_DIR",
+    "Checkpoint",
     "GradientClipping",
     "LRScheduler",
     "MetricsLog",
     "MixedPrecision",
+    "NanGuard",
     "ProgressBar",
+    "RunStore",
     "ScheduledLR",
     "SchedulerStepper",
 ]

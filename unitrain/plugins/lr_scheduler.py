@@ -35,7 +35,9 @@ class ScheduledLR:
 
     def __post_init__(self) -> None:
         if self.interval not in ("epoch", "step"):
-            raise ConfigError(f"ScheduledLR.interval must be 'epoch' or 'step', got {self.interval!r}")
+            raise ConfigError(
+                f"ScheduledLR.interval must be 'epoch' or 'step', got {self.interval!r}"
+            )
         if self.frequency < 1:
             raise ConfigError(f"ScheduledLR.frequency must be >= 1, got {self.frequency}")
         plateau = isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)

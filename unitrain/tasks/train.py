@@ -38,6 +38,15 @@ class TrainStages(TaskBase):
 
     @hookimpl
     def run_prepare_batch(self, state: State, batch: Any) -> Any:
+        kind = type(batch)
+        if kind is tuple or kind is list:  # the usual (inputs, targets): one flat pass
+            device = state.device
+            return kind(
+                [
+                    item.to(device) if type(item) is torch.Tensor else move_to_device(item, device)
+                    for item in batch
+                ]
+            )
         batch = move_to_device(batch, state.device)
         if isinstance(batch, IMiniBatch):
             batch.model = self.model
@@ -52,7 +61,7 @@ class TrainStages(TaskBase):
         loss = self.require_loss(result)
         if state.accumulation_window > 1:
             loss = loss / state.accumulation_window
-        loss.backward()
+        torch.autograd.backward(loss)  # = loss.backward(), which torch leaves untyped
         return True
 
     @hookimpl

@@ -1,0 +1,121 @@
+"""Each benchmark script runs at tiny sizes and ends with its ``name=value`` lines.
+
+The figures are meaningless at these sizes; what is checked is that every case ran, that
+every run's weights matched the raw loop's bit for bit, and that the machine-readable
+lines are there. Peers (Ignite, Lightning) are measured when installed, else reported
+as ``nan``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+CPU = torch.device("cpu")
+TINY = ["--repeats", "1", "--steps", "2", "--epochs", "1", "2", "--paired-epochs", "3"]
+
+
+@pytest.fixture
+def load(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+    def load(name: str) -> ModuleType:
+        return importlib.import_module(name)
+
+    yield load
+
+
+def _final_lines(output: str) -> dict[str, str]:
+    return dict(re.findall(r"^(\w+)=(\S+)$", output, flags=re.MULTILINE))
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def test_overhead_reports_every_case(load: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    values = load("overhead").main(TINY)
+    lines = _final_lines(capsys.readouterr().out)
+    assert lines["bit_identical"] == "true"
+    for method in ("", "paired_"):
+        for name in ("overhead_ratio", "plugins10_ratio", "plugins30_ratio", "per_listener_us"):
+            assert math.isfinite(float(lines[method + name])), method + name
+            assert float(lines[method + name]) == pytest.approx(values[method + name], abs=1e-4)
+        for name, module in (("ignite_ratio", "ignite"), ("lightning_ratio", "lightning")):
+            assert math.isfinite(float(lines[method + name])) == _installed(module), name
+    assert float(lines["paired_noise_floor"]) > 0
+
+
+def test_dispatch_reports_per_listener_cost(load: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    load("dispatch").main(["--repeats", "1", "--number", "50", "--listeners", "0", "3"])
+    output = capsys.readouterr().out
+    lines = _final_lines(output)
+    for name in ("per_listener_us", "pluggy_per_listener_us", "event_us", "speedup_vs_pluggy"):
+        assert math.isfinite(float(lines[name])), name
+    assert "unitrain + wrapper" in output
+
+
+def test_realistic_reports_throughput_and_memory(
+    load: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    load("realistic").main([*TINY, "--batch", "4", "--device", "cpu"])
+    lines = _final_lines(capsys.readouterr().out)
+    assert lines["bit_identical"] == "true" and lines["device"] == "cpu"
+    assert float(lines["throughput_ratio"]) > 0 and float(lines["paired_throughput_ratio"]) > 0
+    assert 0.5 < float(lines["peak_memory_ratio"]) < 2.0
+
+
+def test_a_case_with_different_weights_is_rejected(load: Any) -> None:
+    common = load("_common")
+    batches = common.make_batches(2, 4, 32, 10, seed=0)
+
+    def run(lr: float) -> Any:
+        def train(epochs: int) -> nn.Module:
+            model = common.tiny_mlp(1)
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+            loss = nn.CrossEntropyLoss()
+            trained: nn.Module = common.raw_loop(model, batches, epochs, optimizer, loss, CPU)
+            return trained
+
+        return train
+
+    cases = [common.Case("raw", run(0.1)), common.Case("other lr", run(0.2))]
+    with pytest.raises(common.WeightMismatch, match="other lr"):
+        common.measure(cases, run(0.1), epochs=(1, 2), steps_per_epoch=2, repeats=1)
+
+
+def test_paired_epochs_reject_different_weights_and_count_ticks(load: Any) -> None:
+    common, paired = load("_common"), load("_paired")
+    batches = common.make_batches(2, 4, 32, 10, seed=0)
+
+    def run(lr: float) -> Any:
+        def train(epochs: int, tick: Any = None) -> nn.Module:
+            model = common.tiny_mlp(1)
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+            loss = nn.CrossEntropyLoss()
+            return common.raw_loop(model, batches, epochs, optimizer, loss, CPU, tick)  # type: ignore[no-any-return]
+
+        return train
+
+    def raw_epochs() -> Any:
+        model = common.tiny_mlp(1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss = nn.CrossEntropyLoss()
+        return model, lambda: common.raw_loop(model, batches, 1, optimizer, loss, CPU)
+
+    same = common.Case("same", run(0.1), run(0.1))
+    result = paired.measure_paired([same], raw_epochs, run(0.1), epochs=4, repeats=2)
+    assert len(result.ratios["same"]) == 2 * (4 - 2) and result.checked == 4
+    other = common.Case("other lr", run(0.1), run(0.2))
+    with pytest.raises(common.WeightMismatch, match="other lr"):
+        paired.measure_paired([other], raw_epochs, run(0.1), epochs=3, repeats=1)

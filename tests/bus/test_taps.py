@@ -1,0 +1,151 @@
+"""Taps: module discovery, and data that matches what autograd and the optimizer did."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from unitrain.bus import MODULE_KINDS, StepBundles, Taps, select_modules
+from unitrain.errors import ConfigError
+
+
+def test_select_modules_by_depth_and_class() -> None:
+    model = nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), nn.Linear(3, 1))
+    assert [k for k, _ in select_modules(model)] == ["0.0", "0.1", "1"]
+    assert [k for k, _ in select_modules(model, depth=1)] == ["0", "1"]
+    assert [k for k, _ in select_modules(model, classes=[nn.Linear])] == ["0.0", "1"]
+    wrapped = torch.nn.DataParallel(model)
+    assert [k for k, _ in select_modules(wrapped)] == ["0.0", "0.1", "1"]
+    with pytest.raises(ConfigError, match="depth"):
+        select_modules(model, depth=0)
+    with pytest.raises(ConfigError, match="module_filter"):
+        select_modules(model, classes=[int])  # type: ignore[list-item]
+
+
+def run_step(model: nn.Module, taps: Taps, x: torch.Tensor, step: int) -> StepBundles:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    taps.recording = True
+    out = model(x)
+    out.square().sum().backward()
+    taps.snapshot()
+    optimizer.step()
+    taps.recording = False
+    bundles = StepBundles(step, step, 0)
+    taps.collect(bundles)
+    return bundles
+
+
+def test_in_place_relu_leaves_activations_and_layer_gradients_correct() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(inplace=True), nn.Linear(5, 1))
+    taps = Taps(select_modules(model), MODULE_KINDS)
+    taps.install()
+    x = torch.randn(3, 4)
+    for step in range(3):  # step 0 probes; later steps clone only the in-place victim
+        expected_pre = model[0](x).detach()
+        bundles = run_step(model, taps, x, step)
+        first = bundles.bundle("0")
+        assert first is not None
+        assert torch.equal(first.activations, expected_pre)  # pre-ReLU, not overwritten
+        relu = bundles.bundle("1")
+        assert relu is not None and torch.equal(relu.activations, expected_pre.clamp(min=0))
+    # the layer gradient of the first Linear is d sum(out^2) / d its (pre-ReLU) output
+    z = model[0](x).detach().requires_grad_()
+    model[2](torch.relu(z)).square().sum().backward()
+    bundles = run_step(model, taps, x, 3)
+    first = bundles.bundle("0")
+    assert first is not None and torch.allclose(first.layer_gradients, z.grad)
+    assert taps._clone == {0}
+    taps.remove()
+
+
+def test_gradients_and_updates_match_autograd_and_the_optimizer() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1))
+    taps = Taps(select_modules(model, classes=[nn.Linear]), MODULE_KINDS)
+    taps.install()
+    x = torch.randn(5, 4)
+    before = [p.detach().clone() for p in model.parameters()]
+    bundles = run_step(model, taps, x, 0)
+    after = list(model.parameters())
+    reference = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1))
+    with torch.no_grad():
+        for p, b in zip(reference.parameters(), before, strict=True):
+            p.copy_(b)
+    ref_hidden = reference[0](x)
+    ref_hidden.retain_grad()
+    reference[2](reference[1](ref_hidden)).square().sum().backward()
+    first = bundles.bundle("0")
+    assert first is not None
+    assert torch.equal(first.layer_gradients, ref_hidden.grad)
+    assert torch.equal(first.weight_gradients, reference[0].weight.grad)
+    assert torch.equal(first.bias_gradients, reference[0].bias.grad)
+    assert torch.equal(first.weights, after[0].detach())
+    assert torch.allclose(first.weight_updates, after[0].detach() - before[0])
+    assert torch.allclose(first.bias_updates, after[1].detach() - before[1])
+    taps.remove()
+    assert not model[0]._forward_hooks and not model[0].weight._post_accumulate_grad_hooks
+
+
+def test_shared_module_reports_its_first_call_and_summed_gradient() -> None:
+    torch.manual_seed(0)
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(shared, nn.Tanh(), shared)
+    taps = Taps(select_modules(model), {"activations", "weight_gradients"})
+    taps.install()
+    x = torch.randn(2, 3)
+    first_call = shared(x).detach()
+    bundles = run_step(model, taps, x, 0)
+    assert [m.module_name for m in bundles.messages("activations")] == ["0", "1"]
+    assert torch.equal(bundles.messages("activations")[0].data, first_call)
+    assert [m.module_name for m in bundles.messages("weight_gradients")] == ["0"]
+    taps.remove()
+
+
+def test_no_grad_forward_records_nothing_and_does_not_fail() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True))
+    taps = Taps(select_modules(model), {"activations", "layer_gradients"})
+    taps.install()
+    with torch.no_grad():
+        model(torch.randn(1, 2))  # not recording
+        taps.recording = True
+        model(torch.randn(1, 2))  # recording, but no graph: no tensor hook
+    bundles = StepBundles(0, 0, 0)
+    taps.collect(bundles)
+    assert bundles.kinds() == {"activations"}
+    taps.remove()
+
+
+def test_compiled_model_refuses_module_output_kinds_but_taps_parameters() -> None:
+    model = nn.Sequential(nn.Linear(2, 2))
+    compiled = torch.compile(model, backend="eager")
+    with pytest.raises(ConfigError, match=r"torch\.compile"):
+        Taps(select_modules(compiled), {"activations"}, compiled)
+    taps = Taps(select_modules(compiled), {"weight_gradients", "weights"}, compiled)
+    taps.install()
+    taps.recording = True
+    compiled(torch.randn(3, 2)).sum().backward()
+    bundles = StepBundles(0, 0, 0)
+    taps.collect(bundles)
+    assert torch.equal(bundles.messages("weight_gradients")[0].data, model[0].weight.grad)
+    taps.remove()
+
+
+def test_update_buffers_are_reused_and_only_made_for_subscribed_updates() -> None:
+    # ikkuna cloned every weight every step; here the pre-step copy becomes the update
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 1))
+    taps = Taps(select_modules(model), {"weight_updates"})
+    taps.install()
+    x = torch.randn(2, 4)
+    first = run_step(model, taps, x, 0).messages("weight_updates")[0].data
+    second = run_step(model, taps, x, 1).messages("weight_updates")[0].data
+    assert second.data_ptr() == first.data_ptr()  # the same buffer, rewritten in place
+    assert taps._buffers is not None and len(taps._buffers) == 2  # weights only, no biases
+    assert not taps.handles  # updates need no torch hook at all
+    only_grads = Taps(select_modules(model), {"weight_gradients"})
+    only_grads.install()
+    run_step(model, only_grads, x, 2)
+    assert only_grads._buffers is None
+    only_grads.remove()

@@ -1,0 +1,24 @@
+"""The aitoolbox-style example runs: a mixed fit with a native plugin and a t3w side effect."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aitoolbox_style" / "train.py"
+
+
+def test_example_trains_and_saves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("unitrain.compat.t3w")
+    spec = importlib.util.spec_from_file_location("aitoolbox_style_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--epochs", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert '"t3w_steps": 32' in out and '"native_epochs": 2' in out
+    experiment = next((tmp_path / "blobs").iterdir())
+    assert len(list((experiment / "checkpoint_model").iterdir())) == 2
+    assert len(list((experiment / "model").iterdir())) == 1

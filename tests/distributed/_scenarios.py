@@ -1,0 +1,233 @@
+"""What each rank runs in the distributed tests (module level, so spawned ranks find it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import warnings
+from functools import partial
+from typing import Any
+
+import torch
+import torch._dynamo  # DDP imports it (seconds); forked ranks inherit it from here
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import unitrain as ut
+from unitrain.distributed import DDPStrategy, full_state_dict
+
+FEATURES = 6
+
+
+def dataset(size: int, seed: int = 1) -> TensorDataset:
+    """``size`` samples of a noisy linear 2-class problem (the same on every rank)."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(size, FEATURES, generator=generator)
+    targets = (inputs[:, 0] + 0.5 * torch.randn(size, generator=generator) > 0).long()
+    return TensorDataset(inputs, targets)
+
+
+def make_trainer(
+    plugins: tuple[object, ...] = (), dropout: float = 0.0, **settings: Any
+) -> ut.Trainer:
+    """A tiny classifier with SGD; the same initial weights in every process."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(FEATURES, 8), nn.ReLU(), nn.Dropout(dropout), nn.Linear(8, 2))
+    task = ut.Task(
+        model,
+        loss=nn.CrossEntropyLoss(),
+        metrics={"accuracy": ut.accuracy},
+        optimizer=partial(torch.optim.SGD, lr=0.3, momentum=0.9),
+    )
+    settings.setdefault("max_epochs", 2)
+    return ut.Trainer(task, plugins=list(plugins), **settings)
+
+
+def weights(trainer: ut.Trainer) -> torch.Tensor:
+    """Every parameter, flattened into one vector (full tensors also under FSDP)."""
+    assert trainer.state.model is not None
+    parts = []
+    for parameter in trainer.state.model.parameters():
+        value = parameter.detach()
+        full = getattr(value, "full_tensor", None)
+        parts.append((full() if full is not None else value).flatten())
+    return torch.cat(parts)
+
+
+class Seen:
+    """Records the ranks it was registered on (through a file per rank, for spawned runs)."""
+
+    def __init__(self, name: str, ranks: object, directory: str | None = None) -> None:
+        self.name, self.ranks, self.directory = name, ranks, directory
+        self.fit_starts = 0
+
+    def on_fit_start(self, state: ut.State) -> None:
+        self.fit_starts += 1
+        if self.directory is not None:
+            path = os.path.join(self.directory, f"{self.name}-rank{state.rank}")
+            with open(path, "w") as file:
+                file.write(str(state.world_size))
+
+
+class StopAt:
+    """Requests a stop at one global step (registered where its ``ranks`` says)."""
+
+    def __init__(self, ranks: object, step: int, when: str = "now") -> None:
+        self.ranks, self.step, self.when = ranks, step, when
+
+    def on_train_step_end(self, state: ut.State, batch: Any, result: Any) -> None:
+        if state.micro_step == self.step:
+            state.request_stop(self.when, "asked by the test")  # type: ignore[arg-type]
+
+
+class SigtermAt:
+    """Sends this process a SIGTERM during one micro-step."""
+
+    def __init__(self, ranks: object, micro_step: int) -> None:
+        self.ranks, self.micro_step = ranks, micro_step
+
+    def on_train_step_start(self, state: ut.State, batch: Any) -> None:
+        if state.micro_step == self.micro_step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+class FailAt:
+    """Raises on one rank at one micro-step."""
+
+    ranks = 1
+
+    def on_train_step_start(self, state: ut.State, batch: Any) -> None:
+        if state.micro_step == 1:
+            raise ValueError(f"deliberate failure on rank {state.rank}")
+
+
+def count_allreduces(trainer: ut.Trainer) -> list[int]:
+    """Install a DDP comm hook that counts gradient all-reduces; returns the counter."""
+    calls = [0]
+
+    def hook(_, bucket):  # type: ignore[no-untyped-def]  # DDP checks the annotations
+        calls[0] += 1
+        tensor = bucket.buffer().div_(dist.get_world_size())
+        return dist.all_reduce(tensor, async_op=True).get_future().then(lambda f: f.value()[0])
+
+    plugin = trainer.plugins.get("distributed")
+    plugin.wrapped.register_comm_hook(None, hook)  # type: ignore[union-attr]
+    return calls
+
+
+# ------------------------------------------------------------------ rank bodies
+
+
+def ddp_basics() -> dict[str, Any]:
+    """Equality with one process, exact eval, no_sync, rank gating, in one launch."""
+    main, one, every = Seen("main", "main"), Seen("one", 1), Seen("every", "all")
+    trainer = make_trainer((main, one, every))
+    trainer.fit(
+        DataLoader(dataset(32), batch_size=8),
+        eval_data=DataLoader(dataset(17, seed=2), batch_size=4),
+    )
+    out: dict[str, Any] = {
+        "rank": trainer.state.rank,
+        "weights": weights(trainer),
+        "metrics": trainer.state.eval_metrics["val"],
+        "registered": sorted(n for n in ("main", "one", "every") if n in trainer.plugins),
+        "fit_starts": (main.fit_starts, one.fit_starts, every.fit_starts),
+    }
+    accumulate = make_trainer(accumulation=2)
+    calls = count_allreduces(accumulate)
+    accumulate.fit(DataLoader(dataset(32), batch_size=4))
+    out["accumulated"] = weights(accumulate)
+    out["allreduces"] = calls[0]
+    out["steps"] = accumulate.state.global_step
+    for option in ("static_graph", "find_unused_parameters"):
+        variant = make_trainer(accumulation=2, strategy=DDPStrategy(**{option: True}))
+        variant.fit(DataLoader(dataset(32), batch_size=4))
+        out[option] = weights(variant)
+    return out
+
+
+def stop_agreement() -> dict[str, Any]:
+    """Stops asked on one rank only (mid-window, at epoch end, by SIGTERM) stop every rank."""
+    out: dict[str, Any] = {}
+    mid = make_trainer((StopAt("main", 3),), accumulation=2, max_epochs=3)
+    mid.fit(DataLoader(dataset(32), batch_size=4))
+    out["mid_window"] = (mid.state.global_step, mid.state.micro_step, mid.state.stop_reason)
+    epoch = make_trainer((StopAt(1, 1, "epoch_end"),), max_epochs=3)
+    epoch.fit(DataLoader(dataset(32), batch_size=4))
+    out["epoch_end"] = (epoch.state.epoch, epoch.state.global_step)
+    sparse = make_trainer((StopAt("main", 1),), max_epochs=3, strategy=DDPStrategy(agree_every=3))
+    sparse.fit(DataLoader(dataset(32), batch_size=4))
+    out["agree_every_3"] = sparse.state.global_step
+    term = make_trainer((SigtermAt(1, 1),), max_epochs=3)
+    term.fit(DataLoader(dataset(32), batch_size=4))
+    out["sigterm"] = (term.state.global_step, term.state.stop_reason)
+    out["handler_restored"] = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    return out
+
+
+def exact_resume() -> dict[str, Any]:
+    """A 2-process run split at an epoch boundary ends bit-identical to the straight run."""
+    train = dataset(32)
+    straight = make_trainer(dropout=0.3, max_epochs=2)
+    straight.fit(DataLoader(train, batch_size=4, shuffle=True))
+    first = make_trainer(dropout=0.3, max_epochs=1)
+    first.fit(DataLoader(train, batch_size=4, shuffle=True))
+    checkpoint = full_state_dict(first)
+    resumed = make_trainer(dropout=0.3, max_epochs=2)
+    resumed.load_state_dict(checkpoint)
+    resumed.fit(DataLoader(train, batch_size=4, shuffle=True))
+    checkpoint["plugins"]["distributed"]["world_size"] = 1
+    refused = ""
+    try:
+        make_trainer().load_state_dict(checkpoint)
+    except ut.UnitrainError as error:
+        refused = str(error)
+    return {
+        "straight": weights(straight),
+        "resumed": weights(resumed),
+        "refused": refused,
+        "rng_saved": len(checkpoint["plugins"]["distributed"]["rng"]),
+    }
+
+
+def resume_latest(folder: str) -> dict[str, Any]:
+    """The run-store checkpoint plugin saves on rank 0 only; ``resume="latest"`` must still
+    bring every rank to the same checkpoint (rank 0 finds it and tells the others)."""
+    from unitrain.plugins.checkpoint import Checkpoint
+
+    train = DataLoader(dataset(32), batch_size=4, shuffle=True)
+    first = make_trainer((Checkpoint(folder, every_n_steps=1, every_n_epochs=None),), max_steps=3)
+    first.fit(train)
+    resumed = make_trainer((Checkpoint(folder, every_n_steps=1, every_n_epochs=None),))
+    with warnings.catch_warnings():
+        # rank 1 has no "checkpoint" plugin (ranks="main") for that entry of the checkpoint
+        warnings.simplefilter("ignore", ut.UnitrainWarning)
+        resumed.fit(train, resume="latest")
+    return {"weights": weights(resumed), "resumed_at": resumed.state.global_step}
+
+
+def fails_on_rank_one() -> None:
+    """Rank 1 raises at its second step; rank 0 would otherwise train on."""
+    trainer = make_trainer((FailAt(),), max_epochs=50)
+    trainer.fit(DataLoader(dataset(32), batch_size=4))
+
+
+def fsdp_fit(tmp: str) -> dict[str, Any]:
+    """FSDP2 training, and a sharded checkpoint round trip."""
+    from unitrain.distributed import load_sharded, save_sharded
+
+    trainer = make_trainer(strategy="fsdp")
+    trainer.fit(
+        DataLoader(dataset(32), batch_size=8), eval_data=DataLoader(dataset(17), batch_size=4)
+    )
+    save_sharded(trainer.state, tmp)
+    other = make_trainer(strategy="fsdp")
+    other.make_optimizers()
+    load_sharded(other.state, tmp)
+    return {
+        "weights": weights(trainer),
+        "loaded": weights(other),
+        "metrics": trainer.state.eval_metrics["val"],
+        "step": other.state.global_step,
+    }

@@ -1,0 +1,48 @@
+"""The launcher: results by rank, and a failing rank stops everyone with its traceback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from tests.distributed import _scenarios as s
+from unitrain.distributed import launch
+from unitrain.errors import ConfigError, WorkerError
+
+
+def rank_and_sum(offset: int) -> tuple[int, int, str]:
+    value = torch.tensor([dist.get_rank() + offset])
+    dist.all_reduce(value)
+    return dist.get_rank(), int(value), dist.get_backend()
+
+
+def test_results_come_back_by_rank() -> None:
+    assert launch(rank_and_sum, "cpu:2", 10, start_method="fork", timeout=60) == [
+        (0, 21, "gloo"),
+        (1, 21, "gloo"),
+    ]
+
+
+def test_one_device_runs_here_without_a_process_group() -> None:
+    assert launch(lambda x: (x, dist.is_initialized()), "cpu", 3) == [(3, False)]
+
+
+def test_a_failure_on_rank_one_stops_every_rank_and_reports_its_traceback() -> None:
+    started = time.monotonic()
+    with pytest.raises(WorkerError) as caught:
+        launch(s.fails_on_rank_one, "cpu:2", start_method="fork", timeout=90)
+    assert time.monotonic() - started < 60  # rank 0 would train 50 epochs otherwise
+    error = caught.value
+    assert error.rank == 1
+    assert str(error).startswith("rank 1 of the 2 workers")
+    assert "ValueError: deliberate failure on rank 1" in error.worker_traceback
+    assert "in on_train_step_start" in error.worker_traceback  # the real traceback
+    assert "plugin 'fail_at' in hook 'on_train_step_start'" in error.worker_traceback
+
+
+def test_unpicklable_work_is_refused_before_any_process_starts() -> None:
+    with pytest.raises(ConfigError, match=r"pickling.*module level"):
+        launch(lambda: None, "cpu:2")

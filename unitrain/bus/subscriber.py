@@ -1,0 +1,131 @@
+"""``Subscriber``: the base of every bus consumer, and a plugin of the one spec.
+
+A subscriber is registered as a plugin; its ``on_bus_bundles`` receives each step's
+:class:`~unitrain.bus.bundles.StepBundles` and delivers them through its subscriptions:
+``process_messages(items)`` gets the selected messages (or bundles) of the step at once,
+so a statistic can be computed for every module in one batched call; by default it calls
+``compute(item)`` per item. ``publish`` adds a derived message to the step; derived topics
+are declared with ``_add_publication`` so that consumers run after their producer.
+A subscriber may implement any other hook too (``on_epoch_end`` ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from unitrain.bus.bundles import StepBundles
+from unitrain.bus.kinds import TopicType
+from unitrain.bus.messages import Message
+from unitrain.bus.subscription import Subscription, SynchronizedSubscription
+from unitrain.errors import ConfigError, StateError
+
+if TYPE_CHECKING:
+    from unitrain.core.state import State
+
+__all__ = ["Subscriber"]
+
+
+class Subscriber:
+    """Consumes bus messages of some kinds and may publish derived topics.
+
+    ``Subscriber(kinds, tag="default", subsample=1, synchronized=False)`` makes one
+    subscription; pass ``subscriptions=[...]`` for several. Subclasses implement
+    :meth:`compute` (one message or bundle) or :meth:`process_messages` (all of a step).
+    """
+
+    order: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        kinds: str | Iterable[str] = (),
+        *,
+        tag: str | None = "default",
+        subsample: int = 1,
+        synchronized: bool = False,
+        subscriptions: Sequence[Subscription] = (),
+    ) -> None:
+        made: list[Subscription] = []
+        wanted = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+        if wanted:
+            cls = SynchronizedSubscription if synchronized else Subscription
+            made.append(cls(self, wanted, tag, subsample))
+        for subscription in subscriptions:
+            if subscription.subscriber is None:
+                subscription.subscriber = self
+            elif subscription.subscriber is not self:
+                raise ConfigError(
+                    f"{type(self).__name__}: subscription {subscription!r} belongs to "
+                    f"{subscription.subscriber!r}; make one subscription per subscriber"
+                )
+            made.append(subscription)
+        self.subscriptions: list[Subscription] = made
+        self.publications: dict[str, TopicType] = {}
+        self._bundles: StepBundles | None = None
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Every kind or topic this subscriber consumes, in subscription order."""
+        seen: dict[str, None] = {}
+        for subscription in self.subscriptions:
+            seen.update(dict.fromkeys(subscription.kinds))
+        return tuple(seen)
+
+    # ------------------------------------------------------------ the hook
+
+    def on_bus_bundles(self, state: State, bundles: StepBundles) -> None:
+        """Deliver the step's bundles (after the producers of this subscriber's inputs)."""
+        bundles.deliver(self)
+
+    # ------------------------------------------------------------ delivery
+
+    def receive_bundles(self, bundles: StepBundles) -> None:
+        """Run every subscription on ``bundles``; called once per step by the bundles."""
+        self._bundles = bundles
+        try:
+            for subscription in self.subscriptions:
+                subscription.handle(bundles)
+        finally:
+            self._bundles = None
+
+    def process_messages(self, items: list[Any]) -> None:
+        """Handle one step's selected messages (or bundles); default: ``compute`` each."""
+        for item in items:
+            self.compute(item)
+
+    def compute(self, message_or_bundle: Any) -> None:
+        """Handle one message (plain subscription) or bundle (synchronized subscription)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement compute(message_or_bundle) or "
+            "process_messages(items)"
+        )
+
+    # ------------------------------------------------------------ publishing
+
+    def _add_publication(self, topic: str, type: TopicType = "DATA") -> None:
+        """Declare that this subscriber publishes ``topic`` ('DATA' per module, or 'META')."""
+        if type not in ("DATA", "META"):
+            raise ConfigError(f"_add_publication({topic!r}): type must be 'DATA' or 'META'")
+        self.publications[topic] = type
+
+    def publish(self, kind: str, data: Any, module_name: str | None = None) -> Message:
+        """Publish derived data into the step being delivered (only during delivery)."""
+        if self._bundles is None:
+            raise StateError(
+                f"{type(self).__name__}.publish({kind!r}) was called outside a delivery; "
+                "publish from compute() or process_messages()"
+            )
+        if kind not in self.publications:
+            raise ConfigError(
+                f"{type(self).__name__} publishes {kind!r} without declaring it; call "
+                f"self._add_publication({kind!r}) in __init__"
+            )
+        return self._bundles.publish(kind, data, module_name)
+
+    @property
+    def current_bundles(self) -> StepBundles | None:
+        """The step being delivered, during ``process_messages`` / ``compute``."""
+        return self._bundles
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kinds={list(self.kinds)})"

@@ -1,0 +1,291 @@
+"""Taps: the torch hooks that feed the bus, installed only for kinds somebody wants.
+
+- ``activations``: a forward hook per module keeps a detached reference to its output (no
+  copy). A module whose output is later changed in place (``ReLU(inplace=True)`` after a
+  ``Linear``) would report the changed values, so the first recorded step clones every
+  output and checks each module's tensor version; modules that were changed in place are
+  cloned from then on, the others never.
+- ``layer_gradients``: the same forward hook registers a *tensor* hook on the output
+  (never a full backward hook, which breaks on in-place ops); it receives d loss / d output.
+- ``weight_gradients`` / ``bias_gradients``: post-accumulate-grad hooks on the parameters
+  keep a reference to ``param.grad``, read when the step is collected: after DDP's
+  all-reduce, and after in-place changes made before the optimizer step (AMP unscaling,
+  clipping). Under accumulation it is the gradient accumulated so far in the window.
+- ``weights`` / ``biases``: no hook; the parameter is read when the step is collected.
+- ``weight_updates`` / ``bias_updates``: before the optimizer step the parameters are copied
+  into buffers that are reused every step, and after it each buffer is turned *in place*
+  into the update (``after - before``): the copy is the update, no second one is kept, and
+  only subscribed parameters are copied.
+
+A module called several times in one step reports its first call. Every handle is kept
+and :meth:`Taps.remove` removes them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch.utils.hooks import RemovableHandle
+
+from unitrain.bus.bundles import StepBundles
+from unitrain.bus.kinds import (
+    GRADIENT_KINDS,
+    MODULE_KINDS,
+    MODULE_OUTPUT_KINDS,
+    PARAMETER_KINDS,
+    UPDATE_KINDS,
+)
+from unitrain.bus.messages import ModuleKey
+from unitrain.errors import ConfigError
+
+__all__ = ["Taps", "is_compiled", "select_modules", "unwrap_model"]
+
+_ORDER = (
+    "activations",
+    "layer_gradients",
+    "weight_gradients",
+    "bias_gradients",
+    "weights",
+    "biases",
+    "weight_updates",
+    "bias_updates",
+)
+
+
+def is_compiled(model: torch.nn.Module) -> bool:
+    """True for a module returned by ``torch.compile``."""
+    return hasattr(model, "_orig_mod") and type(model).__name__ == "OptimizedModule"
+
+
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The user's module inside DDP / DataParallel / ``torch.compile`` wrappers."""
+    while True:
+        if is_compiled(model):
+            inner = model._orig_mod
+            assert isinstance(inner, torch.nn.Module)
+            model = inner
+        elif isinstance(model, torch.nn.parallel.DistributedDataParallel | torch.nn.DataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def select_modules(
+    model: torch.nn.Module,
+    depth: int | None = None,
+    classes: Iterable[type[torch.nn.Module]] | None = None,
+) -> list[tuple[ModuleKey, torch.nn.Module]]:
+    """The modules to tap, in ``named_modules`` order.
+
+    ``depth=None`` takes every leaf module; ``depth=d`` takes the modules ``d`` levels below
+    the root (``"features.0"`` is at depth 2) and the leaves above that depth. ``classes``
+    keeps only instances of those classes. Wrappers (DDP, ``torch.compile``) are looked
+    through, so names never carry their ``module.`` / ``_orig_mod.`` prefixes.
+    """
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise ConfigError(f"bus depth must be an int >= 1 or None, got {depth!r}")
+    wanted = tuple(classes) if classes is not None else None
+    if wanted is not None and not all(
+        isinstance(c, type) and issubclass(c, torch.nn.Module) for c in wanted
+    ):
+        raise ConfigError(f"bus module_filter must hold nn.Module classes, got {wanted!r}")
+    root = unwrap_model(model)
+    chosen: list[tuple[ModuleKey, torch.nn.Module]] = []
+    for name, module in root.named_modules():
+        level = 0 if name == "" else name.count(".") + 1
+        leaf = next(iter(module.children()), None) is None
+        if level == 0 and not leaf:
+            continue
+        take = leaf if depth is None else (level == depth or (leaf and level < depth))
+        if take and (wanted is None or isinstance(module, wanted)):
+            chosen.append((ModuleKey(name or type(module).__name__.lower(), module), module))
+    return chosen
+
+
+def _first_tensor(output: Any) -> torch.Tensor | None:
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, tuple | list):
+        for item in output:
+            if isinstance(item, torch.Tensor):
+                return item
+    return None
+
+
+class Taps:
+    """Hooks on selected modules for a set of module kinds; collects one step at a time."""
+
+    def __init__(
+        self,
+        modules: list[tuple[ModuleKey, torch.nn.Module]],
+        kinds: Iterable[str],
+        model: torch.nn.Module | None = None,
+    ) -> None:
+        wanted = set(kinds) & MODULE_KINDS
+        if model is not None and is_compiled(model) and wanted & MODULE_OUTPUT_KINDS:
+            raise ConfigError(
+                f"the bus cannot tap {sorted(wanted & MODULE_OUTPUT_KINDS)} of a "
+                "torch.compile'd model: module and tensor hooks inside a compiled graph are "
+                "not called reliably. Subscribe to parameter kinds only (weights, "
+                "weight_gradients, weight_updates, ...), or tap the model before compiling "
+                "it and train the uncompiled module"
+            )
+        self.kinds = [kind for kind in _ORDER if kind in wanted]
+        self.modules = modules
+        self.recording = False
+        self.handles: list[RemovableHandle] = []
+        n = len(modules)
+        self._slots: dict[str, list[Any]] = {kind: [None] * n for kind in self.kinds}
+        self._called = [False] * n
+        self._probe = True
+        self._clone: set[int] = set()
+        self._live: list[tuple[torch.Tensor, int] | None] = [None] * n
+        self._update_params: dict[str, list[tuple[int, torch.Tensor]]] = {}
+        self._buffers: list[torch.Tensor] | None = None
+        self._snapshotted = False
+
+    # ------------------------------------------------------------ install / remove
+
+    def install(self) -> None:
+        """Register the hooks the kinds need (none for weights / updates)."""
+        if self.handles:
+            return
+        want_output = any(kind in MODULE_OUTPUT_KINDS for kind in self.kinds)
+        for index, (_, module) in enumerate(self.modules):
+            if want_output:
+                self.handles.append(module.register_forward_hook(self._forward_hook(index)))
+            for kind, attribute in GRADIENT_KINDS.items():
+                param = getattr(module, attribute, None)
+                if kind in self._slots and isinstance(param, torch.nn.Parameter):
+                    hook = self._grad_hook(self._slots[kind], index)
+                    self.handles.append(param.register_post_accumulate_grad_hook(hook))  # type: ignore[no-untyped-call]
+            for kind, attribute in UPDATE_KINDS.items():
+                param = getattr(module, attribute, None)
+                if kind in self._slots and isinstance(param, torch.nn.Parameter):
+                    self._update_params.setdefault(kind, []).append((index, param))
+
+    def remove(self) -> None:
+        """Remove every handle and drop every reference to step data."""
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+        self.recording = False
+        self._reset()
+        self._buffers = None
+        self._snapshotted = False
+
+    # ------------------------------------------------------------ hooks
+
+    def _forward_hook(self, index: int) -> Callable[..., None]:
+        act = self._slots.get("activations")
+        lgrad = self._slots.get("layer_gradients")
+        called, live, clone = self._called, self._live, self._clone
+
+        def store_grad(grad: torch.Tensor) -> None:
+            if lgrad is not None:
+                lgrad[index] = grad
+
+        def hook(module: torch.nn.Module, args: Any, output: Any) -> None:
+            if not self.recording or called[index]:
+                return
+            called[index] = True
+            tensor = _first_tensor(output)
+            if tensor is None:
+                return
+            if act is not None:
+                data = tensor.detach()
+                if self._probe:
+                    live[index] = (data, data._version)
+                    data = data.clone()
+                elif index in clone:
+                    data = data.clone()
+                else:
+                    live[index] = (data, data._version)
+                act[index] = data
+            if lgrad is not None and tensor.requires_grad:
+                tensor.register_hook(store_grad)  # type: ignore[no-untyped-call]
+
+        return hook
+
+    def _grad_hook(self, slots: list[Any], index: int) -> Callable[[torch.Tensor], None]:
+        def hook(param: torch.Tensor) -> None:
+            if self.recording:
+                slots[index] = param.grad
+
+        return hook
+
+    # ------------------------------------------------------------ updates
+
+    def snapshot(self) -> None:
+        """Copy the subscribed parameters before an optimizer step (reusing buffers)."""
+        if not self._update_params or self._snapshotted:
+            return
+        params = [p.detach() for pairs in self._update_params.values() for _, p in pairs]
+        with torch.no_grad():
+            if self._buffers is None:
+                self._buffers = [p.clone() for p in params]
+            else:
+                torch._foreach_copy_(self._buffers, params)
+        self._snapshotted = True
+
+    def _finish_updates(self) -> bool:
+        if not self._snapshotted or self._buffers is None:
+            return False
+        params = [p.detach() for pairs in self._update_params.values() for _, p in pairs]
+        with torch.no_grad():
+            torch._foreach_sub_(self._buffers, params)  # before - after
+            torch._foreach_neg_(self._buffers)  # after - before, in the same buffer
+        buffers = iter(self._buffers)
+        for kind, pairs in self._update_params.items():
+            slots = self._slots[kind]
+            for index, _ in pairs:
+                slots[index] = next(buffers)
+        self._snapshotted = False
+        return True
+
+    # ------------------------------------------------------------ collect
+
+    def collect(self, bundles: StepBundles, parameters: bool = True) -> None:
+        """Publish what was recorded, finished updates and (with ``parameters``, or when an
+        update finished) the parameter values; then reset."""
+        updated = self._finish_updates()
+        act = self._slots.get("activations")
+        if act is not None:
+            self._check_in_place(act)
+        for kind, attribute in PARAMETER_KINDS.items():
+            slots = self._slots.get(kind)
+            if slots is not None and (parameters or updated):
+                for index, (_, module) in enumerate(self.modules):
+                    param = getattr(module, attribute, None)
+                    if isinstance(param, torch.Tensor):
+                        slots[index] = param.detach()
+        keys = [key for key, _ in self.modules]
+        publish = bundles.publish
+        for kind in self.kinds:
+            for key, data in zip(keys, self._slots[kind], strict=True):
+                if data is not None:
+                    publish(kind, data, key)
+        self._reset()
+
+    def _check_in_place(self, act: list[Any]) -> None:
+        probing, self._probe = self._probe, False
+        for index, pair in enumerate(self._live):
+            if pair is None:
+                continue
+            tensor, version = pair
+            if tensor._version != version:
+                self._clone.add(index)
+                if not probing:
+                    act[index] = None  # changed in place before we could read it: drop
+        if probing and not any(x is not None for x in act):
+            self._probe = True  # nothing was recorded yet: probe again next step
+
+    def _reset(self) -> None:
+        for slots in self._slots.values():
+            for index in range(len(slots)):
+                slots[index] = None
+        for index in range(len(self._called)):
+            self._called[index] = False
+            self._live[index] = None

@@ -1,0 +1,84 @@
+"""The ``unitrain`` command line: its arguments, one sub-parser per command."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["make_parser"]
+
+_EPILOG = """\
+plugins: third-party plugins (entry-point group 'unitrain') load only when enabled, by the
+config's `plugins = [...]`, UNITRAIN_PLUGINS="a,no:b", or -p NAME / -p no:NAME; `-p all`
+enables every installed one. `unitrain plugins` lists them.
+exit codes: 0 success, 1 the run failed, 2 bad command line, config or plugin.
+"""
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``unitrain`` (also ``python -m unitrain``)."""
+    parser = argparse.ArgumentParser(
+        prog="unitrain",
+        description="Train, evaluate and inspect unitrain runs.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="debug logging")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fit = commands.add_parser("fit", help="train as a run config says")
+    _config_arguments(fit)
+    fit.add_argument("--print-config", action="store_true", help="print the resolved config")
+    fit.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
+
+    evaluate = commands.add_parser("eval", help="evaluate a trained run's model")
+    _config_arguments(evaluate)
+    evaluate.add_argument("--run", type=Path, metavar="RUN", help="run folder with the weights")
+    evaluate.add_argument("--split", help="evaluate only this split of the data's 'eval'")
+
+    predict = commands.add_parser("predict", help="predict with a trained run's model")
+    _config_arguments(predict)
+    predict.add_argument("--run", type=Path, metavar="RUN", help="run folder with the weights")
+    predict.add_argument("--out", type=Path, help="where to save the predictions (torch.save)")
+
+    runs = commands.add_parser("runs", help="table of the runs under a folder")
+    runs.add_argument("root", nargs="?", type=Path, default=Path("runs"), help="default: runs")
+
+    report = commands.add_parser("report", help="HTML report with plots of one run")
+    report.add_argument("run", type=Path, metavar="RUN", help="the run folder")
+    report.add_argument("--out", type=Path, help="output folder (default: RUN/report)")
+
+    plugins = commands.add_parser("plugins", help="installed plugins and whether they are enabled")
+    plugins.add_argument("-p", dest="plugin", action="append", default=[], metavar="NAME")
+    plugins.add_argument("--config", type=Path, help="take `plugins = [...]` from this config")
+    plugins.add_argument("--json", action="store_true", help="JSON instead of a table")
+
+    demo = commands.add_parser("demo", help="the README's digits classifier")
+    demo.add_argument("args", nargs="*", help="passed on to the example (try: demo --help)")
+    return parser
+
+
+def _config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, metavar="CONFIG", help="run config, .toml or .yaml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, e.g. --set trainer.max_epochs=3 (repeatable)",
+    )
+    parser.add_argument(
+        "-p",
+        dest="plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="enable an entry-point plugin; no:NAME disables one; 'all' enables all",
+    )
+    parser.add_argument(
+        "--lenient-plugins",
+        action="store_true",
+        help="skip a plugin that fails to load, with a warning, instead of failing",
+    )
+    parser.add_argument("--plain", action="store_true", help="plain log lines, no live bars")

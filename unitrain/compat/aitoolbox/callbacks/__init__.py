@@ -1,0 +1,1 @@
+"""aitoolbox's shipped callback library, running on the unitrain engine."""

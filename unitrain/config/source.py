@@ -1,0 +1,162 @@
+"""Reading a run config: the file (TOML or YAML), ``--set`` overrides, located errors."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from unitrain.config.model import RunConfig
+from unitrain.config.targets import absolute_target
+from unitrain.core.config import describe_errors
+from unitrain.errors import ConfigError
+
+__all__ = ["apply_overrides", "load_run_config", "locate_key", "read_config_file"]
+
+_TOML_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+_YAML_KEY = re.compile(r"^(\s*)(?:-\s+)?([A-Za-z0-9_\-.\"']+)\s*:(\s|$)")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's content as a dict; ``.toml``, or ``.yaml`` / ``.yml`` (needs PyYAML)."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    if suffix in (".yaml", ".yml"):
+        try:
+            import yaml  # type: ignore[import-untyped, unused-ignore]
+        except ImportError:
+            raise ConfigError(
+                f"{path}: reading YAML needs PyYAML: pip install 'unitrain[yaml]' "
+                "(or write the config as TOML)"
+            ) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top, got {type(data).__name__}")
+        return data
+    raise ConfigError(f"{path}: unknown config format {suffix!r}; use .toml, .yaml or .yml")
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> list[tuple[str, ...]]:
+    """Apply ``key.sub=value`` overrides in place; returns the paths they set.
+
+    The value is read as a TOML value (``3``, ``0.1``, ``true``, ``"text"``, ``[1, 2]``);
+    anything that is not valid TOML is taken as a plain string.
+    """
+    paths: list[tuple[str, ...]] = []
+    for override in overrides:
+        key, equals, raw = override.partition("=")
+        parts = tuple(p.strip() for p in key.split("."))
+        if not equals or not all(parts):
+            raise ConfigError(
+                f"--set {override!r}: expected KEY=VALUE with a dotted key, "
+                "e.g. --set trainer.max_epochs=3"
+            )
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        target = data
+        for index, part in enumerate(parts[:-1]):
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"--set {override!r}: {'.'.join(parts[: index + 1])} is a "
+                    f"{type(child).__name__}, not a table"
+                )
+            target = child
+        target[parts[-1]] = value
+        paths.append(parts)
+    return paths
+
+
+def locate_key(text: str, loc: Sequence[int | str], yaml: bool = False) -> int | None:
+    """The 1-based line where the longest known prefix of ``loc`` is set, if found."""
+    wanted = tuple(str(p) for p in loc)
+    best: tuple[int, int] | None = None  # (prefix length, line)
+    for number, path in _key_lines(text, yaml):
+        length = len(path)
+        if wanted[:length] == path and (best is None or length > best[0]):
+            best = (length, number)
+    return None if best is None else best[1]
+
+
+def _key_lines(text: str, yaml: bool) -> list[tuple[int, tuple[str, ...]]]:
+    found: list[tuple[int, tuple[str, ...]]] = []
+    table: tuple[str, ...] = ()
+    stack: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if yaml:
+            match = _YAML_KEY.match(line)
+            if match is None:
+                continue
+            indent = len(match.group(1))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, _unquote(match.group(2))))
+            found.append((number, tuple(key for _, key in stack)))
+            continue
+        header = _TOML_HEADER.match(line)
+        if header is not None:
+            table = tuple(_unquote(p) for p in header.group(1).split("."))
+            found.append((number, table))
+            continue
+        key = _TOML_KEY.match(line)
+        if key is not None:
+            found.append((number, (*table, *(_unquote(p) for p in key.group(1).split(".")))))
+    return found
+
+
+def _unquote(part: str) -> str:
+    return part.strip().strip("\"'")
+
+
+def load_run_config(path: Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read, override and validate a run config; every problem is reported at once.
+
+    Relative file references (``task = "train.py:make_task"``) are made absolute against
+    the config file's folder, so the resolved config can be run from anywhere.
+    """
+    data = read_config_file(path)
+    overridden = apply_overrides(data, overrides)
+    text = path.read_text(encoding="utf-8")
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
+
+    def locate(loc: tuple[int | str, ...]) -> str | None:
+        names = tuple(str(p) for p in loc)
+        for parts in overridden:
+            if names[: len(parts)] == parts:
+                return "--set " + ".".join(parts)
+        line = locate_key(text, loc, yaml=is_yaml)
+        return f"{path}:{line}" if line is not None else str(path)
+
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as error:
+        message = describe_errors(error, RunConfig, source=str(path), locate=locate)
+        raise ConfigError(message) from None
+    base = path.resolve().parent
+    return config.model_copy(
+        update={
+            "task": absolute_target(config.task, base),
+            "data": absolute_target(config.data, base),
+        }
+    )

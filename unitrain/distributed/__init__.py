@@ -1,0 +1,37 @@
+"""Distributed training on torch.distributed: one script from one process to many nodes.
+
+- :func:`launch` runs a function once per device of a device string (``"cpu:2"``,
+  ``"cuda:0,1"``, ``"cuda:0-3,5"``) on a free port; a failing rank stops all of them and is
+  reported with its traceback (:class:`~unitrain.errors.WorkerError`).
+- ``Trainer(..., devices="cpu:2", strategy="ddp" | "fsdp" | DDPStrategy(...))`` trains that
+  way from a plain script; under torchrun / srun the same script joins the launcher's group.
+- :class:`DDPStrategy` / :class:`FSDPStrategy` say how the model is spread;
+  :func:`parse_devices` reads device strings; :func:`detect_env` reads the rank variables.
+- :func:`full_state_dict` (every rank's random state in a checkpoint), :func:`save_sharded` /
+  :func:`load_sharded` (FSDP2 checkpoints through ``torch.distributed.checkpoint``).
+
+See ``docs/distributed.md``.
+"""
+
+from unitrain.distributed.checkpoint import load_sharded, save_sharded
+from unitrain.distributed.devices import DeviceSpec, parse_devices
+from unitrain.distributed.env import DistEnv, detect_env, free_port
+from unitrain.distributed.launcher import launch
+from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
+from unitrain.distributed.strategy import DDPStrategy, FSDPStrategy, Strategy
+
+__all__ = [
+    "DDPStrategy",
+    "DeviceSpec",
+    "DistEnv",
+    "DistributedPlugin",
+    "FSDPStrategy",
+    "Strategy",
+    "detect_env",
+    "free_port",
+    "full_state_dict",
+    "launch",
+    "load_sharded",
+    "parse_devices",
+    "save_sharded",
+]

@@ -1,0 +1,258 @@
+"""The checkpoint plugin: when to save, where, what to keep, and SIGTERM / SIGINT.
+
+Triggers (any combination): every N optimizer steps, every N epochs, a new best value of a
+monitored metric, the end of the fit, an exception, and SIGTERM / SIGINT. A trigger only
+marks a save as due; the save itself happens at the next **step boundary** (before the next
+batch starts, at the next epoch start, or at the fit's end), where the state is complete:
+the step, its evaluation and the scheduler have run. That is what makes a resume exact.
+
+A signal finishes the current step, commits a checkpoint at the boundary and raises
+:class:`~unitrain.runs.signals.Preempted` (exit status 143 for SIGTERM, 130 for SIGINT); the
+handlers are installed at fit start, chain the ones there before, and are restored after.
+An exception saves a checkpoint only when it arrives before the failing step's backward pass
+(at a boundary, or in the forward: an out-of-memory error), since a half-done step cannot be
+resumed; weights, optimizer and data position are then whole, though random numbers the
+failed forward drew are not rewound. Otherwise the last committed checkpoint is named in the
+error's notes.
+
+The files are written by :func:`unitrain.runs.checkpoint.write_checkpoint` (temporary folder,
+fsync, manifest with sha256, atomic rename, ``latest`` via ``os.replace``); old ones are
+deleted after the commit, keeping the last ``keep_last`` and the best ``keep_best``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from unitrain.errors import ConfigError
+from unitrain.hooks.markers import hookimpl
+from unitrain.plugins.run_store import RUN_DIR
+from unitrain.runs.checkpoint import remove_checkpoint, remove_stale, write_checkpoint
+from unitrain.runs.retention import select_removals
+from unitrain.runs.rng import preserved_rng
+from unitrain.runs.signals import Preempted, SignalCatcher
+from unitrain.runs.trainer_state import STATE_DICT
+
+if TYPE_CHECKING:
+    from unitrain.core.state import State
+
+__all__ = ["Checkpoint"]
+
+_log = logging.getLogger("unitrain.runs")
+
+
+class Checkpoint:
+    """Saves checkpoints of the whole trainer at step boundaries.
+
+    ``directory``: where; default ``checkpoints/`` of the run directory the
+    :class:`~unitrain.plugins.run_store.RunStore` plugin made. ``monitor`` / ``split`` /
+    ``mode``: the metric for ``save_best`` and ``keep_best``.
+    """
+
+    name = "checkpoint"
+    order = 1000  # last: the other plugins' state of this step is final when it is saved
+    ranks = "main"
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        every_n_steps: int | None = None,
+        every_n_epochs: int | None = 1,
+        save_best: bool = False,
+        monitor: str = "loss",
+        split: str = "val",
+        mode: Literal["min", "max"] = "min",
+        save_last: bool = True,
+        on_exception: bool = True,
+        on_signal: bool = True,
+        keep_last: int | None = 3,
+        keep_best: int = 1,
+    ) -> None:
+        problems = [
+            f"{name}={value} must be >= 1 or None"
+            for name, value in (
+                ("every_n_steps", every_n_steps),
+                ("every_n_epochs", every_n_epochs),
+            )
+            if value is not None and value < 1
+        ]
+        if keep_last is not None and keep_last < 1:
+            problems.append(f"keep_last={keep_last} must be >= 1 or None (keep all)")
+        if keep_best < 0:
+            problems.append(f"keep_best={keep_best} must be >= 0")
+        if mode not in ("min", "max"):
+            problems.append(f"mode={mode!r} must be 'min' or 'max'")
+        if problems:
+            raise ConfigError("Checkpoint(...): " + "; ".join(problems))
+        self.directory = None if directory is None else Path(directory)
+        self.every_n_steps, self.every_n_epochs = every_n_steps, every_n_epochs
+        self.save_best, self.monitor, self.split, self.mode = save_best, monitor, split, mode
+        self.save_last, self.save_on_exception = save_last, on_exception
+        self.keep_last, self.keep_best = keep_last, keep_best
+        self.signals = SignalCatcher() if on_signal else None
+        self.best: float | None = None
+        self.last_saved: Path | None = None
+        self.resumed_from: Path | None = None
+        self._due: str | None = None
+        self._clean = True
+        self._saved_at: tuple[int, int, int] | None = None
+        self._started = False
+
+    # ------------------------------------------------------------------ state and resume
+
+    def resume_dirs(self) -> list[Path]:
+        """Where ``fit(resume="latest")`` looks when this plugin has its own directory."""
+        return [] if self.directory is None else [self.directory]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best value so far (the rest is re-derived from the directory)."""
+        return {"best": self.best}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Restore the best value."""
+        self.best = saved.get("best")
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        source = checkpoint.get("resumed_from")
+        self.resumed_from = None if source is None else Path(source)
+
+    # ------------------------------------------------------------------ triggers
+
+    def on_fit_start(self, state: State) -> None:
+        if self.directory is None and RUN_DIR not in state.stash:
+            raise ConfigError(
+                "Checkpoint(): no directory to write to; pass Checkpoint(directory=...) or "
+                "register the RunStore plugin, whose run directory holds checkpoints/"
+            )
+        remove_stale(self._target(state))
+        self._due, self._clean, self._saved_at = None, True, None
+        if self.signals is not None:
+            self.signals.install()
+        self._started = True
+
+    @hookimpl(tryfirst=True)
+    def on_epoch_start(self, state: State) -> None:
+        self._boundary(state)
+
+    @hookimpl(tryfirst=True)
+    def on_train_step_start(self, state: State) -> None:
+        self._boundary(state)
+
+    @hookimpl(tryfirst=True)
+    def run_backward(self) -> None:
+        # From the backward pass until the next boundary the state is half a step: an
+        # exception there is not saved. (Returns None: the backward itself is left to others.)
+        self._clean = False
+
+    def on_train_step_end(self, state: State) -> None:
+        every = self.every_n_steps
+        if every is not None and state.ends_window and state.global_step % every == 0:
+            self._due = self._due or "step"
+
+    def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
+        value = metrics.get(self.monitor)
+        if split != self.split or value is None or math.isnan(value):
+            return
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best = value
+            if self.save_best:
+                self._due = "best"
+
+    def on_epoch_end(self, state: State) -> None:
+        every = self.every_n_epochs
+        if every is not None and (state.epoch + 1) % every == 0:
+            self._due = self._due or "epoch"
+
+    def on_fit_end(self, state: State) -> None:
+        try:
+            if self.save_last or self._due or self._signalled():
+                self.save(state, self._due or "end")
+        finally:
+            self._restore_signals()
+            self._started = False
+        self._raise_if_signalled()
+
+    def on_exception(self, state: State, error: BaseException) -> None:
+        self._restore_signals()
+        started, self._started = self._started, False
+        if isinstance(error, Preempted) or not self.save_on_exception or not started:
+            return
+        if self._clean and state.stage in ("fit", "eval") and state.optimizers:
+            self.save(state, "exception")
+        elif self.last_saved is not None:
+            error.add_note(f"unitrain: the last committed checkpoint is {self.last_saved}")
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, state: State, trigger: str = "manual") -> Path:
+        """Commit a checkpoint of the whole trainer now; returns its directory."""
+        position = (state.epoch, state.global_step, state.micro_step)
+        if self._saved_at == position and self.last_saved is not None:
+            return self.last_saved  # this exact state is already committed
+        with preserved_rng():  # a plugin's state_dict may draw numbers: saving must not
+            checkpoint = state.stash[STATE_DICT]()
+        order = checkpoint["data_order"]
+        meta = {
+            "trigger": trigger,
+            "position": {
+                "epoch": order["epoch"],
+                "batches_done": order["batches_done"],
+                "global_step": state.global_step,
+                "micro_step": state.micro_step,
+            },
+            "metrics": state.eval_metrics,
+            "monitor": {"name": f"{self.split}/{self.monitor}", "value": self._monitored(state)},
+        }
+        name = f"step-{state.global_step:09d}"
+        if checkpoint.get("grads") is not None:  # inside an accumulation window
+            name += f"-micro-{state.micro_step:09d}"
+        directory = self._target(state)
+        path = write_checkpoint(directory, name, {"state.pt": checkpoint}, meta=meta)
+        self.last_saved, self._saved_at, self._due = path, position, None
+        _log.info("checkpoint committed: %s (%s)", path, trigger)
+        self._prune(directory, path)
+        return path
+
+    def _boundary(self, state: State) -> None:
+        self._clean = True
+        if self._due is not None or self._signalled():
+            self.save(state, self._due or "signal")
+        self._raise_if_signalled()
+
+    def _prune(self, directory: Path, newest: Path) -> None:
+        protect = [newest] + ([self.resumed_from] if self.resumed_from is not None else [])
+        for path in select_removals(
+            directory,
+            keep_last=self.keep_last,
+            keep_best=self.keep_best,
+            mode=self.mode,
+            protect=protect,
+        ):
+            remove_checkpoint(path)
+
+    def _monitored(self, state: State) -> float | None:
+        value = state.eval_metrics.get(self.split, {}).get(self.monitor)
+        return None if value is None or math.isnan(value) else float(value)
+
+    def _target(self, state: State) -> Path:
+        if self.directory is not None:
+            return self.directory
+        return state.stash[RUN_DIR].checkpoints
+
+    def _signalled(self) -> bool:
+        return self.signals is not None and self.signals.received is not None
+
+    def _raise_if_signalled(self) -> None:
+        if self.signals is not None and self.signals.received is not None:
+            signum, self.signals.received = self.signals.received, None
+            self._restore_signals()
+            raise Preempted(signum)
+
+    def _restore_signals(self) -> None:
+        if self.signals is not None:
+            self.signals.restore()

@@ -1,0 +1,157 @@
+"""The data order of the running epoch, so a resumed epoch continues with the same batch.
+
+The order of a shuffled epoch is fixed when the loader is iterated: a ``DataLoader`` draws
+its base seed, and a ``RandomSampler`` its permutation, from the loader's generator, or from
+the global torch RNG when it has none; a user's iterable may draw from any global RNG. So at
+the start of each epoch (just before ``on_epoch_start``) :meth:`Replay.start_epoch` takes a
+snapshot of every RNG and of the loader's generators. A checkpoint stores that snapshot, the
+number of batches done, and a second snapshot taken when it was written.
+
+Resuming mid-epoch, :meth:`Replay.start_epoch` puts the epoch-start snapshot back,
+:meth:`Replay.batches` iterates the loader (same order), drops the batches already done,
+fetches the next one and only then restores the checkpoint-time snapshot: the training
+continues exactly as the uninterrupted run did. Resuming at an epoch boundary, the two
+snapshots are the same. Limit (as Ignite's): randomness inside DataLoader worker processes
+is only reproduced when it is derived from the loader's seed (the default worker seeding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+
+from unitrain.core.state import State
+from unitrain.errors import CheckpointError
+from unitrain.runs.rng import capture_rng, restore_rng
+
+__all__ = ["Replay", "loader_generators"]
+
+
+def loader_generators(batches: object) -> list[torch.Generator]:
+    """The distinct ``torch.Generator`` objects a loader shuffles or seeds with."""
+    found: list[torch.Generator] = []
+    candidates = [
+        getattr(batches, "generator", None),
+        getattr(getattr(batches, "sampler", None), "generator", None),
+        getattr(
+            getattr(getattr(batches, "batch_sampler", None), "sampler", None), "generator", None
+        ),
+    ]
+    for generator in candidates:
+        if isinstance(generator, torch.Generator) and all(generator is not g for g in found):
+            found.append(generator)
+    return found
+
+
+def snapshot(generators: list[torch.Generator]) -> dict[str, Any]:
+    """Every global RNG plus the given generators' states."""
+    return {"rng": capture_rng(), "generators": [g.get_state() for g in generators]}
+
+
+def restore(saved: dict[str, Any], generators: list[torch.Generator]) -> None:
+    """Put back a :func:`snapshot` (generators matched by position)."""
+    restore_rng(saved["rng"])
+    for generator, state in zip(generators, saved["generators"], strict=False):
+        generator.set_state(state)
+
+
+class Replay:
+    """Owned by the trainer: remembers the epoch's data order and replays it on resume."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.epoch: int | None = None
+        self.generators: list[torch.Generator] = []
+        self.epoch_start: dict[str, Any] | None = None
+        self.pending: dict[str, Any] | None = None
+        self._skip = 0
+        self._resume_snapshot: dict[str, Any] | None = None
+        self.before_fetch: torch.Tensor | None = None
+        self.before_previous: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ the loop's calls
+
+    def start_epoch(self, batches: object) -> None:
+        """Called by the loop before ``on_epoch_start``: snapshot, or restore on resume."""
+        state = self.state
+        self.generators = loader_generators(batches)
+        pending, self.pending = self.pending, None
+        if pending is not None and pending["epoch"] == state.epoch:
+            restore(pending["epoch_start"], self.generators)
+            if pending.get("scaler") is not None and state.grad_scaler is not None:
+                state.grad_scaler.load_state_dict(pending["scaler"])
+            self._skip = state.batch_idx = int(pending["batches_done"])
+            if self._skip:
+                self._resume_snapshot = {
+                    **pending["now"],
+                    "before_fetch": pending.get("before_fetch"),
+                }
+        self.epoch = state.epoch
+        self.epoch_start = snapshot(self.generators)
+
+    def batches(self, batches: Iterable[Any]) -> Iterator[Any]:
+        """The epoch's batches; on a mid-epoch resume, without those already done.
+
+        Before each fetch the torch RNG state is kept (a 5 KB copy, no host sync): data
+        loading in this process may draw from it (random augmentations), interleaved with
+        the training's own draws, so a resume makes the last two fetches (a loader may read
+        one batch ahead) from the states they had.
+        """
+        skip, self._skip = self._skip, 0
+        saved, self._resume_snapshot = self._resume_snapshot, None
+        iterator = iter(batches)
+        self.before_fetch = self.before_previous = None
+        if skip:
+            assert saved is not None
+            previous, last = saved.get("before_fetch") or (None, None)
+            for done in range(skip):
+                if done == skip - 1 and previous is not None:
+                    torch.set_rng_state(previous)
+                if next(iterator, _END) is _END:
+                    raise CheckpointError(
+                        f"cannot resume epoch {self.state.epoch} after batch {skip}: the "
+                        f"training data now has only {done} batches in this epoch; resume "
+                        "with the same data"
+                    )
+            if last is not None:
+                torch.set_rng_state(last)
+            first = next(iterator, _END)
+            restore(saved, self.generators)  # after the fetch, as when it was saved
+            if first is _END:
+                return
+            yield first
+        while True:
+            self.before_previous, self.before_fetch = self.before_fetch, torch.get_rng_state()
+            batch = next(iterator, _END)
+            if batch is _END:
+                return
+            yield batch
+
+    # ------------------------------------------------------------------ checkpoint content
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the data stands: the epoch, the batches done, the two snapshots."""
+        state = self.state
+        now = snapshot(self.generators)
+        if self.epoch is None or self.epoch != state.epoch or state.stage != "fit":
+            # between epochs (or after the fit): the next epoch starts from this RNG state
+            return {"epoch": state.epoch, "batches_done": 0, "epoch_start": now, "now": now}
+        assert self.epoch_start is not None
+        return {
+            "epoch": state.epoch,
+            "batches_done": state.batch_idx,
+            "epoch_start": self.epoch_start,
+            "now": now,
+            "before_fetch": [self.before_previous, self.before_fetch] if state.batch_idx else None,
+        }
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Arm the replay: the next :meth:`start_epoch` of ``saved["epoch"]`` resumes it."""
+        self.pending = saved
+        self.state.epoch = int(saved["epoch"])
+        self.state.batch_idx = int(saved["batches_done"])
+
+
+_END = object()

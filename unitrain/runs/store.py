@@ -1,0 +1,280 @@
+"""The run store: one directory per run, created atomically, with a status file.
+
+Layout of one run (``root`` defaults to ``runs``)::
+
+    <root>/<experiment>/<YYYYmmdd-HHMMSS>-<6 hex>/
+        run.json        status, heartbeat, restarts, config, git, versions, host, best metric
+        metrics.jsonl   one JSON object per logged record: {"step", "epoch", "split", ...values}
+        checkpoints/    step-000000123/ directories (see :mod:`unitrain.runs.checkpoint`), latest
+        artifacts/      anything else a plugin wants to keep (plots, exported models)
+
+The API (stable; the PytorchTask Snapshot and the CLI are views on it):
+
+- :func:`create_run` makes a new run directory with ``os.mkdir`` (atomic: two concurrent
+  launches never get the same directory) and writes its first ``run.json``.
+- :meth:`RunDir.open` opens an existing run directory (to resume or to list it).
+- :attr:`RunDir.run_json`, :attr:`RunDir.metrics_jsonl`, :attr:`RunDir.checkpoints`,
+  :attr:`RunDir.artifacts`: the paths.
+- :meth:`RunDir.info` reads ``run.json``; :meth:`RunDir.update` merges fields into it (written
+  to a temporary file beside it, fsynced, then ``os.replace``d: a reader never sees half a file).
+- :meth:`RunDir.set_status` records RUNNING / COMPLETED / FAILED / INTERRUPTED (with the error).
+- :meth:`RunDir.heartbeat` stamps ``heartbeat`` at most every ``interval`` seconds.
+- :meth:`RunDir.append_metrics` appends one record to ``metrics.jsonl`` (for occasional
+  records; the per-step writer is :class:`unitrain.runs.metrics.MetricsWriter`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunDir", "RunStatus", "create_run", "read_json", "write_json_atomic"]
+
+RUN_JSON = "run.json"
+METRICS_JSONL = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+ARTIFACTS = "artifacts"
+
+
+class RunStatus(StrEnum):
+    """The life of a run, as recorded in ``run.json``."""
+
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
+
+
+@dataclass(slots=True, eq=False)
+class RunDir:
+    """One run directory; every method works on the files inside ``path``."""
+
+    path: Path
+    _last_beat: float = field(default=0.0, repr=False)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> RunDir:
+        """Open an existing run directory (it must hold a ``run.json``)."""
+        run = cls(Path(path))
+        if not run.run_json.is_file():
+            raise FileNotFoundError(
+                f"{run.path} is not a unitrain run directory: it has no {RUN_JSON}; "
+                "pass a directory made by a fit (runs/<experiment>/<timestamp>-<id>)"
+            )
+        return run
+
+    @property
+    def name(self) -> str:
+        """The directory name, ``<timestamp>-<id>``."""
+        return self.path.name
+
+    @property
+    def run_json(self) -> Path:
+        """Path of ``run.json`` (status, heartbeat, config, ...)."""
+        return self.path / RUN_JSON
+
+    @property
+    def metrics_jsonl(self) -> Path:
+        """Path of ``metrics.jsonl`` (one JSON object per line)."""
+        return self.path / METRICS_JSONL
+
+    @property
+    def checkpoints(self) -> Path:
+        """Directory of the committed checkpoints and the ``latest`` pointer."""
+        return self.path / CHECKPOINTS
+
+    @property
+    def artifacts(self) -> Path:
+        """Directory for files plugins want to keep with the run."""
+        return self.path / ARTIFACTS
+
+    # ------------------------------------------------------------------ run.json
+
+    def info(self) -> dict[str, Any]:
+        """The content of ``run.json``."""
+        return read_json(self.run_json)
+
+    def update(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into ``run.json`` atomically; returns the new content."""
+        info = self.info() if self.run_json.exists() else {}
+        info.update(fields)
+        write_json_atomic(self.run_json, info)
+        return info
+
+    def set_status(self, status: RunStatus | str, error: BaseException | str | None = None) -> None:
+        """Record the run's status; a final status also stamps ``ended`` (and the error)."""
+        status = RunStatus(status)
+        now = time.time()
+        fields: dict[str, Any] = {"status": status.value, "heartbeat": now}
+        if status is RunStatus.RUNNING:
+            fields.update(ended=None, error=None)
+        else:
+            fields["ended"] = now
+            if error is not None:
+                fields["error"] = (
+                    error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+                )
+        self.update(**fields)
+        self._last_beat = time.monotonic()
+
+    def heartbeat(self, interval: float = 30.0, **fields: Any) -> bool:
+        """Stamp ``heartbeat`` (and ``fields``) if ``interval`` seconds passed; True if written."""
+        now = time.monotonic()
+        if now - self._last_beat < interval:
+            return False
+        self._last_beat = now
+        self.update(heartbeat=time.time(), **fields)
+        return True
+
+    # ------------------------------------------------------------------ metrics.jsonl
+
+    def append_metrics(self, record: Mapping[str, Any]) -> None:
+        """Append one record (a JSON object: step, epoch, split and values) to metrics.jsonl."""
+        line = json.dumps(dict(record), allow_nan=True, separators=(",", ":")) + "\n"
+        with self.metrics_jsonl.open("a", encoding="utf-8") as stream:
+            stream.write(line)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """Every complete record of metrics.jsonl (a torn last line is ignored)."""
+        return list(iter_metrics(self.metrics_jsonl))
+
+
+def create_run(
+    root: str | os.PathLike[str] = "runs",
+    experiment: str = "default",
+    *,
+    config: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> RunDir:
+    """Make ``<root>/<experiment>/<timestamp>-<id>`` with its sub-directories and run.json.
+
+    ``os.mkdir`` of the leaf is the atomic step: if another process took the name first, a new
+    id is drawn. ``config`` and ``fields`` are stored in run.json beside the environment facts.
+    """
+    if not experiment or "/" in experiment or experiment in (".", ".."):
+        raise ValueError(
+            f"create_run(experiment={experiment!r}): expected a plain directory name "
+            "such as 'default' or 'mnist-baseline'"
+        )
+    parent = Path(root) / experiment
+    parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        path = parent / f"{stamp}-{secrets.token_hex(3)}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        break
+    else:  # pragma: no cover - 100 collisions of 24 random bits within one second
+        raise FileExistsError(f"could not create a fresh run directory under {parent}")
+    run = RunDir(path)
+    run.checkpoints.mkdir()
+    run.artifacts.mkdir()
+    now = time.time()
+    info: dict[str, Any] = {
+        "id": path.name,
+        "experiment": experiment,
+        "status": RunStatus.RUNNING.value,
+        "created": now,
+        "started": now,
+        "ended": None,
+        "heartbeat": now,
+        "restarts": 0,
+        "error": None,
+        "config": dict(config or {}),
+        **environment(),
+        **fields,
+    }
+    write_json_atomic(run.run_json, info)
+    return run
+
+
+def environment() -> dict[str, Any]:
+    """Facts about where the run happens: host, argv, versions, git commit and dirty flag."""
+    import torch
+
+    from unitrain import __version__
+
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "unitrain": __version__,
+        },
+        "git": git_state(Path.cwd()),
+    }
+
+
+def git_state(directory: Path) -> dict[str, Any] | None:
+    """``{"commit", "dirty"}`` of the git work tree holding ``directory``, else None."""
+    try:
+        commit = _git(directory, "rev-parse", "HEAD")
+        dirty = bool(_git(directory, "status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def _git(directory: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(directory), *args],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object from ``path``."""
+    with path.open(encoding="utf-8") as stream:
+        data = json.load(stream)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        with tmp.open("w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2, default=str)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def iter_metrics(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield each complete JSON record of a metrics.jsonl (a torn last line is skipped)."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as stream:
+        for line in stream:
+            if not line.endswith("\n"):
+                return  # the process died mid-write: this line was never committed
+            with contextlib.suppress(json.JSONDecodeError):
+                yield json.loads(line)

@@ -1,0 +1,127 @@
+"""What a checkpoint holds beyond the engine's own entries, and how it is put back.
+
+:meth:`Trainer.state_dict` calls :func:`capture_extras` **first** (RNG snapshots are taken
+before any other object serialises itself, since that may draw random numbers) and
+:meth:`Trainer.load_state_dict` calls :func:`restore_extras` last. The extras:
+
+- ``data_order``: :meth:`Replay.state_dict` (epoch, batches done, RNG + generator snapshots);
+- ``grads``: the accumulated gradients when a checkpoint falls inside an accumulation window
+  (``None`` otherwise: at a window end the engine has zeroed them);
+- ``scaler``: ``state.grad_scaler.state_dict()`` when mixed precision uses one;
+- ``config``: the trainer's settings;
+- ``plugins[name]``: ``plugin.state_dict()`` of each plugin that has ``state_dict`` and
+  ``load_state_dict`` methods (plugins may also add entries in ``on_save_checkpoint``).
+
+Everything is tensors and plain data, so the result loads with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from unitrain.core.stash import StashKey
+from unitrain.errors import UnitrainWarning
+
+if TYPE_CHECKING:
+    from unitrain.core.engine import Trainer
+
+__all__ = [
+    "STATE_DICT",
+    "capture_extras",
+    "plugin_states",
+    "restore_extras",
+    "stateful_plugins",
+]
+
+#: The trainer puts its ``state_dict`` method here, so a checkpoint plugin can save it.
+STATE_DICT: StashKey[Callable[[], dict[str, Any]]] = StashKey("trainer.state_dict")
+#: States of plugins that were in the loaded checkpoint but are not registered now: they are
+#: written again into every later checkpoint, so removing a plugin for one run loses nothing.
+ORPHANS: StashKey[dict[str, Any]] = StashKey("trainer.orphan_plugin_states")
+
+_log = logging.getLogger("unitrain.runs")
+
+
+def stateful_plugins(trainer: Trainer) -> dict[str, Any]:
+    """Registered plugins (not the task) with ``state_dict`` and ``load_state_dict`` methods."""
+    return {
+        record.name: record.plugin
+        for record in trainer.plugins
+        if record.name != "task"
+        and callable(getattr(record.plugin, "state_dict", None))
+        and callable(getattr(record.plugin, "load_state_dict", None))
+    }
+
+
+def capture_extras(trainer: Trainer) -> dict[str, Any]:
+    """The checkpoint entries beyond model, optimizers, schedulers and position."""
+    state = trainer.state
+    extras: dict[str, Any] = {"data_order": trainer.replay.state_dict()}
+    assert state.model is not None
+    grads = [p.grad for p in state.model.parameters()]
+    extras["grads"] = None if all(g is None for g in grads) else [_detach(g) for g in grads]
+    scaler = state.grad_scaler
+    extras["scaler"] = scaler.state_dict() if scaler is not None else None
+    extras["config"] = trainer.config.model_dump(mode="json")
+    extras["world_size"] = state.world_size
+    return extras
+
+
+def plugin_states(trainer: Trainer) -> dict[str, Any]:
+    """``{name: plugin.state_dict()}`` of the stateful plugins (see :func:`stateful_plugins`),
+    after the kept states of plugins that are absent now."""
+    orphans: dict[str, Any] = trainer.state.stash.get(ORPHANS, {})
+    states = dict(orphans)
+    states.update((name, p.state_dict()) for name, p in stateful_plugins(trainer).items())
+    return states
+
+
+def _detach(grad: torch.Tensor | None) -> torch.Tensor | None:
+    return None if grad is None else grad.detach().clone()
+
+
+def restore_extras(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
+    """Put back :func:`capture_extras`' entries; warn about states no plugin takes now."""
+    state = trainer.state
+    assert state.model is not None
+    grads = checkpoint.get("grads")
+    if grads is not None:
+        for parameter, grad in zip(state.model.parameters(), grads, strict=True):
+            parameter.grad = None if grad is None else grad.to(parameter.device)
+    saved_plugins: dict[str, Any] = checkpoint.get("plugins", {})
+    stateful = stateful_plugins(trainer)
+    for name, plugin in stateful.items():
+        if name in saved_plugins:
+            plugin.load_state_dict(saved_plugins[name])
+        else:
+            _log.info("plugin %r has no state in the checkpoint: it starts fresh", name)
+    orphans = {name: saved for name, saved in saved_plugins.items() if name not in trainer.plugins}
+    trainer.state.stash[ORPHANS] = orphans
+    for name, saved in orphans.items():
+        keys = sorted(saved) if isinstance(saved, dict) else [type(saved).__name__]
+        listed = ", ".join(map(str, keys))
+        warnings.warn(
+            f"the checkpoint holds state of plugin {name!r} (keys: {listed}), "
+            "but no plugin of that name is registered now: its state is kept in later "
+            f"checkpoints but not used. Register the plugin as {name!r} to restore it",
+            UnitrainWarning,
+            stacklevel=3,
+        )
+    saved_world = checkpoint.get("world_size")
+    if saved_world is not None and saved_world != state.world_size:
+        warnings.warn(
+            f"the checkpoint was written with world_size={saved_world}, this run has "
+            f"world_size={state.world_size}: model and optimizer state are restored, the data "
+            "order and RNG streams are not reproduced",
+            UnitrainWarning,
+            stacklevel=3,
+        )
+        return
+    data_order = checkpoint.get("data_order")
+    if data_order is not None:
+        trainer.replay.load_state_dict({**data_order, "scaler": checkpoint.get("scaler")})
