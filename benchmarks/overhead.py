@@ -18,6 +18,7 @@ case), ``ignite_ratio``, ``lightning_ratio`` (``nan`` when not installed),
 from __future__ import annotations
 
 import math
+import statistics
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -241,7 +242,10 @@ def fits_report(cases: list[Case], args: Any, calls: int) -> dict[str, object]:
         rows,
     )
     print(f"{result.checked} runs bit-identical")
-    extra_30 = result.median_us("unitrain +30 plugins") - result.median_us("unitrain bare")
+    # ratio difference × the raw step: per-case medians come from different moments
+    extra_30 = (
+        result.ratio("unitrain +30 plugins", raw.name) - result.ratio("unitrain bare", raw.name)
+    ) * result.median_us(raw.name)
     values: dict[str, object] = {
         line: result.ratio(name, raw.name) if name in result.per_step else math.nan
         for name, line in NAMES.items()
@@ -277,8 +281,9 @@ def paired_report(
         rows,
     )
     print(f"{result.checked} models bit-identical; 'raw loop' paired with itself: noise floor")
-    bare_us = result.median_us("unitrain bare", args.steps)
-    extra_30 = result.median_us("unitrain +30 plugins", args.steps) - bare_us
+    raw_us = statistics.median(s for seconds in result.raw_seconds.values() for s in seconds)
+    ratio_gap = result.ratio("unitrain +30 plugins") - result.ratio("unitrain bare")
+    extra_30 = ratio_gap * raw_us / args.steps * 1e6
     values: dict[str, object] = {
         f"paired_{line}": result.ratio(name) if name in result.ratios else math.nan
         for name, line in NAMES.items()

@@ -38,6 +38,22 @@ def make_loaders(batch_size: int, seed: int) -> tuple[DataLoader, DataLoader, Da
     )
 
 
+def make_data(batch_size: int = 64, seed: int = 0) -> dict[str, object]:
+    """The data for ``unitrain fit examples/digits/run.toml``: train, eval splits, predict."""
+    train, val, test = make_loaders(batch_size, seed)
+    return {"train": train, "eval": {"val": val, "test": test}, "predict": test}
+
+
+def make_task(lr: float = 3e-3) -> ut.Task:
+    """The classifier with its loss, metric and optimizer (also used by the config file)."""
+    return ut.Task(
+        make_model(),
+        loss=nn.CrossEntropyLoss(),
+        metrics={"accuracy": ut.accuracy},
+        optimizer=lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=1e-4),
+    )
+
+
 def make_model() -> nn.Module:
     return nn.Sequential(
         nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 128), nn.ReLU(),
@@ -58,12 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(args.seed)
     train, val, test = make_loaders(args.batch_size, args.seed)
-    task = ut.Task(
-        make_model(),
-        loss=nn.CrossEntropyLoss(),
-        metrics={"accuracy": ut.accuracy},
-        optimizer=lambda params: torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4),
-    )
+    task = make_task(args.lr)
     trainer = ut.Trainer(
         task,
         max_epochs=args.epochs,

@@ -1,17 +1,13 @@
 """The bus introspection example runs end to end on generated data."""
 
-import importlib.util
 import json
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bus_introspection" / "introspect.py"
+from tests.example_scripts import load_example
 
 
 def test_bus_introspection_example(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("bus_introspection_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("bus_introspection/introspect.py", "bus_introspection_example")
     assert module.main(["--epochs", "2", "--out", str(tmp_path)]) == 0
     rows = [json.loads(line) for line in (tmp_path / "bus.jsonl").read_text().splitlines()]
     topics = {row["topic"] for row in rows}

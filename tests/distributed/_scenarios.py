@@ -231,3 +231,87 @@ def fsdp_fit(tmp: str) -> dict[str, Any]:
         "metrics": trainer.state.eval_metrics["val"],
         "step": other.state.global_step,
     }
+
+
+class Tally:
+    """A stateful plugin that runs on rank 0 only (as a run store does)."""
+
+    ranks = "main"
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_train_step_end(self, state: ut.State) -> None:
+        self.steps += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        self.steps = saved["steps"]
+
+
+def per_rank_resume(folder: str) -> dict[str, Any]:
+    """Dropout with different random streams on each rank; the Checkpoint plugin saves
+    (rank 0 writes) mid-epoch at step 2 and at the end of a fit cut by max_steps=3; both
+    resumes end bit-identical to a straight run of 6 steps."""
+    from unitrain.plugins.checkpoint import Checkpoint
+    from unitrain.plugins.run_store import RunStore
+    from unitrain.runs.checkpoint import load_checkpoint
+
+    rank = dist.get_rank()
+
+    def loader() -> DataLoader[Any]:
+        return DataLoader(dataset(32), batch_size=4, shuffle=True)  # 4 batches per rank
+
+    def trainer(plugins: tuple[object, ...], max_steps: int) -> ut.Trainer:
+        made = make_trainer(plugins, dropout=0.5, max_steps=max_steps, max_epochs=3)
+        torch.manual_seed(100 + rank)  # each rank its own dropout stream
+        return made
+
+    straight = trainer((), 6)
+    straight.fit(loader())
+    steps = os.path.join(folder, "steps")
+    first = trainer((RunStore(folder), Checkpoint(), Checkpoint(steps, every_n_steps=2, keep_last=None), Tally()), 3)
+    first.fit(loader())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        latest = trainer((RunStore(folder), Checkpoint(), Checkpoint(steps, keep_last=None), Tally()), 6)
+        latest.fit(loader(), resume="latest")
+    middle = trainer((RunStore(folder), Checkpoint(), Checkpoint(steps, keep_last=None), Tally()), 6)
+    middle.fit(loader(), resume=os.path.join(steps, "step-000000002"))
+    out: dict[str, Any] = {
+        "straight": weights(straight),
+        "latest": weights(latest),
+        "middle": weights(middle),
+        "warnings": [str(w.message) for w in caught if issubclass(w.category, ut.UnitrainWarning)],
+    }
+    if rank == 0:
+        saved = load_checkpoint(os.path.join(steps, "step-000000002"))["state"]
+        orders = saved["rank_data_orders"]
+        out["orders"] = len(orders)
+        out["streams_differ"] = not torch.equal(orders[0]["now"]["rng"]["torch"], orders[1]["now"]["rng"]["torch"])
+    return out
+
+
+def sigterm_checkpoint(folder: str) -> dict[str, Any]:
+    """A SIGTERM on rank 1, with the Checkpoint plugin on every rank: agreed stop, one
+    checkpoint written by rank 0, and Preempted (exit status 143) on every rank."""
+    from unitrain.plugins.checkpoint import Checkpoint
+    from unitrain.runs.checkpoint import list_checkpoints
+    from unitrain.runs.signals import Preempted
+
+    plugin = Checkpoint(folder, every_n_epochs=None, save_last=False)
+    trainer = make_trainer((plugin, SigtermAt(1, 1)), max_epochs=3)
+    status = None
+    try:
+        trainer.fit(DataLoader(dataset(32), batch_size=4))
+    except Preempted as stopped:
+        status = stopped.code
+    dist.barrier()
+    return {
+        "status": status,
+        "step": trainer.state.global_step,
+        "saved": [p.name for p in list_checkpoints(folder)],
+        "handler_restored": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+    }

@@ -116,3 +116,23 @@ def test_resume_latest_takes_rank_zeros_checkpoint_on_every_rank(tmp_path: Path)
     ranks = run(s.resume_latest, str(tmp_path / "checkpoints"))  # without it: a hang
     assert ranks[0]["resumed_at"] == ranks[1]["resumed_at"] > 3
     assert torch.equal(ranks[0]["weights"], ranks[1]["weights"])
+
+
+def test_checkpoint_plugin_resumes_every_rank_with_its_own_streams(tmp_path: Path) -> None:
+    ranks = run(s.per_rank_resume, str(tmp_path))
+    assert ranks[0]["orders"] == 2 and ranks[0]["streams_differ"]
+    for rank in ranks:
+        assert torch.equal(rank["straight"], rank["middle"])  # mid-epoch checkpoint, dropout
+        assert torch.equal(rank["straight"], rank["latest"])  # after a fit cut by max_steps
+    # rank 1 has no "run_store" / "Tally" (ranks="main"): their saved state is no surprise
+    assert ranks[1]["warnings"] == []
+
+
+def test_sigterm_on_one_rank_commits_one_checkpoint_and_every_rank_exits_143(
+    tmp_path: Path,
+) -> None:
+    ranks = run(s.sigterm_checkpoint, str(tmp_path))
+    assert [r["status"] for r in ranks] == [143, 143]
+    assert ranks[0]["step"] == ranks[1]["step"] == 2
+    assert ranks[0]["saved"] == ["step-000000002"]
+    assert all(r["handler_restored"] for r in ranks)

@@ -126,6 +126,20 @@ def test_a_single_process_refuses_a_two_process_checkpoint() -> None:
     assert torch.equal(s.weights(fresh), before)  # refused before anything was loaded
 
 
+def test_without_the_distributed_entry_the_engines_world_size_is_refused_too() -> None:
+    trainer = s.make_trainer()
+    trainer.make_optimizers()
+    checkpoint = trainer.state_dict()
+    del checkpoint["plugins"]["distributed"]  # e.g. that plugin was unregistered
+    checkpoint["world_size"] = 2
+    checkpoint["model"] = {k: v + 1 for k, v in checkpoint["model"].items()}
+    fresh = s.make_trainer()
+    before = s.weights(fresh)
+    with pytest.raises(CheckpointError, match=r"run of 2 process\(es\), and this run has 1"):
+        fresh.load_state_dict(checkpoint)
+    assert torch.equal(s.weights(fresh), before)  # one rule on both sides: refused up front
+
+
 def test_one_device_string_runs_here_on_that_device() -> None:
     trainer = s.make_trainer(devices="cpu")
     assert trainer.state.device == torch.device("cpu")

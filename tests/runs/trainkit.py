@@ -53,6 +53,7 @@ def make_trainer(
     max_epochs: int = 3,
     init_seed: int = 0,
     eval_every_steps: int | None = None,
+    max_steps: int | None = None,
 ) -> ut.Trainer:
     torch.manual_seed(init_seed)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.25), nn.Linear(8, 2))
@@ -72,6 +73,7 @@ def make_trainer(
         max_epochs=max_epochs,
         accumulation=accumulation,
         eval_every_steps=eval_every_steps,
+        max_steps=max_steps,
         device="cpu",
     )
 

@@ -15,6 +15,7 @@ from unitrain.errors import ConfigError
 __all__ = [
     "GRADIENT_KINDS",
     "MODULE_KINDS",
+    "MODULE_KIND_ORDER",
     "MODULE_OUTPUT_KINDS",
     "NETWORK_KINDS",
     "PARAMETER_KINDS",
@@ -39,18 +40,19 @@ NETWORK_KINDS: Final = frozenset(
 )
 """Kinds tied to the network as a whole (ikkuna's ``META_KINDS``)."""
 
-MODULE_KINDS: Final = frozenset(
-    {
-        "activations",
-        "layer_gradients",
-        "weight_gradients",
-        "bias_gradients",
-        "weights",
-        "biases",
-        "weight_updates",
-        "bias_updates",
-    }
+MODULE_KIND_ORDER: Final = (
+    "activations",
+    "layer_gradients",
+    "weight_gradients",
+    "bias_gradients",
+    "weights",
+    "biases",
+    "weight_updates",
+    "bias_updates",
 )
+"""The module kinds in the order the taps collect them each step."""
+
+MODULE_KINDS: Final = frozenset(MODULE_KIND_ORDER)
 """Kinds tied to one module, always with tensor data (ikkuna's ``DATA_KINDS``)."""
 
 MODULE_OUTPUT_KINDS: Final = frozenset({"activations", "layer_gradients"})

@@ -32,6 +32,7 @@ from torch.utils.hooks import RemovableHandle
 from unitrain.bus.bundles import StepBundles
 from unitrain.bus.kinds import (
     GRADIENT_KINDS,
+    MODULE_KIND_ORDER,
     MODULE_KINDS,
     MODULE_OUTPUT_KINDS,
     PARAMETER_KINDS,
@@ -41,17 +42,6 @@ from unitrain.bus.messages import ModuleKey
 from unitrain.errors import ConfigError
 
 __all__ = ["Taps", "is_compiled", "select_modules", "unwrap_model"]
-
-_ORDER = (
-    "activations",
-    "layer_gradients",
-    "weight_gradients",
-    "bias_gradients",
-    "weights",
-    "biases",
-    "weight_updates",
-    "bias_updates",
-)
 
 
 def is_compiled(model: torch.nn.Module) -> bool:
@@ -132,7 +122,7 @@ class Taps:
                 "weight_gradients, weight_updates, ...), or tap the model before compiling "
                 "it and train the uncompiled module"
             )
-        self.kinds = [kind for kind in _ORDER if kind in wanted]
+        self.kinds = [kind for kind in MODULE_KIND_ORDER if kind in wanted]
         self.modules = modules
         self.recording = False
         self.handles: list[RemovableHandle] = []

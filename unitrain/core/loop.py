@@ -88,6 +88,7 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
         run_train_step(trainer, batch, evals)
         if state.stop_requested == "now" or trainer.steps_reached():
             break
+    trainer.replay.end_batches()  # an epoch cut short here (max_steps) is resumed from here
     if state.batch_idx == 0 and state.stop_requested != "now":  # else: no end, no progress
         raise ConfigError(
             f"{train.name} yielded no batches in epoch {state.epoch}; give at least one "

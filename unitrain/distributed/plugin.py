@@ -153,13 +153,23 @@ class DistributedPlugin(WorldSizeCheck):
         if saved.get("rng"):
             restore_rng(saved["rng"][self._state.rank])
 
+    def on_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        # inside full_state_dict: every rank's data order (its epoch-start and current random
+        # states, sampler generators, last fetches), which a mid-epoch resume replays per rank
+        if self.gather_rng and "data_order" in checkpoint:
+            gathered: list[Any] = [None] * state.world_size
+            dist.all_gather_object(gathered, checkpoint["data_order"])
+            checkpoint["rank_data_orders"] = gathered
+
 
 def full_state_dict(trainer: Trainer) -> dict[str, Any]:
     """``trainer.state_dict()`` with every rank's random state; call it on every rank.
 
     A checkpoint writer that saves from rank 0 only calls this on all ranks and writes the
-    result on rank 0: then a resume with the same number of processes gives each rank its
-    own random streams back (dropout and other randomness continue exactly).
+    result on rank 0 (as the :class:`~unitrain.plugins.checkpoint.Checkpoint` plugin does):
+    then a resume with the same number of processes gives each rank its own random streams
+    and data order back (``checkpoint["rank_data_orders"]``), so dropout and other
+    randomness continue exactly, also from the middle of an epoch.
     """
     plugin = trainer.plugins.get("distributed")
     if not isinstance(plugin, DistributedPlugin):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -34,6 +35,7 @@ from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
 from unitrain.distributed.sampling import shard_loader
 from unitrain.distributed.strategy import Strategy, make_strategy
 from unitrain.errors import ConfigError
+from unitrain.runs.trainer_state import ALL_RANKS_STATE_DICT
 
 if TYPE_CHECKING:
     from unitrain.core.engine import Trainer
@@ -96,6 +98,8 @@ class Distributed:
         wrapped = self.strategy.wrap(model, state.device)
         plugin = DistributedPlugin(state, self.strategy, trainer.task, model, wrapped)
         trainer.plugins.register(plugin, name="distributed")
+        # what a checkpoint writer saves (on every rank at once): every rank's random state
+        state.stash[ALL_RANKS_STATE_DICT] = partial(full_state_dict, trainer)
 
     def shard(self, loader: Loader, train: bool) -> Loader:
         """This rank's share of ``loader`` (unchanged in one process or with shard_data=False)."""
@@ -108,6 +112,7 @@ class Distributed:
         payload = self._spawn("fit", args, kwargs)[0]
         # this process was no rank of the run: the world-size entries do not apply here
         payload["checkpoint"].get("plugins", {}).pop("distributed", None)
+        payload["checkpoint"].pop("rank_data_orders", None)  # rank 0's is "data_order"
         payload["checkpoint"]["world_size"] = trainer.state.world_size
         trainer.load_state_dict(payload["checkpoint"])
         state = trainer.state
@@ -155,10 +160,16 @@ class Distributed:
         return found[0]
 
     def check_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse a checkpoint written by another number of processes, before loading any of it."""
+        """Refuse a checkpoint written by another number of processes, before loading any of it.
+
+        The size is the ``"distributed"`` plugin's entry, or else (that plugin's state was
+        dropped) the engine's own ``checkpoint["world_size"]``: the one rule is to refuse.
+        """
         saved = checkpoint.get("plugins", {}).get("distributed")
         if isinstance(saved, dict) and "world_size" in saved:
             check_world_size(int(saved["world_size"]), self.env.world_size)
+        elif checkpoint.get("world_size") is not None:
+            check_world_size(int(checkpoint["world_size"]), self.env.world_size)
 
     def _rank_device(self, trainer: Trainer) -> torch.device:
         local = self.env.local_rank

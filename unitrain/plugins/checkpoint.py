@@ -18,6 +18,25 @@ error's notes.
 The files are written by :func:`unitrain.runs.checkpoint.write_checkpoint` (temporary folder,
 fsync, manifest with sha256, atomic rename, ``latest`` via ``os.replace``); old ones are
 deleted after the commit, keeping the last ``keep_last`` and the best ``keep_best``.
+
+**Several processes** (DDP / FSDP): the plugin runs on every rank (``ranks = "all"``). Its
+triggers fire on every rank at the same step (steps, epochs, the fit's end, and a best
+metric: evaluation metrics are the same on every rank), every rank then contributes its
+random state and data order (:func:`unitrain.distributed.full_state_dict`, a collective),
+and rank 0 alone writes. A resume with the same number of processes gives each rank its own
+streams back, so dropout continues exactly. SIGTERM is agreed across ranks by the
+distributed plugin (every rank stops at the same step); this plugin then commits the
+checkpoint and raises :class:`~unitrain.runs.signals.Preempted` (143) on every rank; its own
+SIGINT / SIGTERM handlers are not installed there. A checkpoint on an exception is written by
+rank 0 without the other ranks (they may be gone): it holds rank 0's random state only.
+
+**A fit ended by ``max_steps`` (or a stop request) in the middle of an epoch**: the epoch
+still ends for the plugins (``on_epoch_end``, its evaluation), but the end-of-fit checkpoint
+records the epoch as cut after the batches it ran (``data_order["cut"]``). A resume with a
+larger ``max_steps`` continues that epoch from the next batch, with the same data order and
+random streams, as an uninterrupted run would (Lightning does the same). What ran at the cut
+epoch's end runs again at its real end: an evaluation, an epoch-interval scheduler (stepped
+one extra time, so such a run is not bit-exact with an uninterrupted one), epoch metrics.
 """
 
 from __future__ import annotations
@@ -25,6 +44,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,12 +55,15 @@ from unitrain.runs.checkpoint import remove_checkpoint, remove_stale, write_chec
 from unitrain.runs.retention import select_removals
 from unitrain.runs.rng import preserved_rng
 from unitrain.runs.signals import Preempted, SignalCatcher
-from unitrain.runs.trainer_state import STATE_DICT
+from unitrain.runs.trainer_state import ALL_RANKS_STATE_DICT, STATE_DICT
 
 if TYPE_CHECKING:
     from unitrain.core.state import State
 
 __all__ = ["Checkpoint"]
+
+#: How the distributed plugin words the stop it agreed on after a SIGTERM on any rank.
+_AGREED_SIGTERM = "SIGTERM received"
 
 _log = logging.getLogger("unitrain.runs")
 
@@ -55,7 +78,7 @@ class Checkpoint:
 
     name = "checkpoint"
     order = 1000  # last: the other plugins' state of this step is final when it is saved
-    ranks = "main"
+    ranks = "all"  # every rank gives its random state to a save; rank 0 alone writes
 
     def __init__(
         self,
@@ -102,6 +125,8 @@ class Checkpoint:
         self._clean = True
         self._saved_at: tuple[int, int, int] | None = None
         self._started = False
+        self._writer = True  # rank 0 (or the only process)
+        self._gather: Any = None  # several processes: the all-ranks state_dict (a collective)
 
     # ------------------------------------------------------------------ state and resume
 
@@ -124,14 +149,19 @@ class Checkpoint:
     # ------------------------------------------------------------------ triggers
 
     def on_fit_start(self, state: State) -> None:
-        if self.directory is None and RUN_DIR not in state.stash:
-            raise ConfigError(
-                "Checkpoint(): no directory to write to; pass Checkpoint(directory=...) or "
-                "register the RunStore plugin, whose run directory holds checkpoints/"
-            )
-        remove_stale(self._target(state))
+        self._writer = state.rank == 0
+        self._gather = state.stash.get(ALL_RANKS_STATE_DICT) if state.world_size > 1 else None
+        if self._writer:
+            if self.directory is None and RUN_DIR not in state.stash:
+                raise ConfigError(
+                    "Checkpoint(): no directory to write to; pass Checkpoint(directory=...) "
+                    "or register the RunStore plugin, whose run directory holds checkpoints/"
+                )
+            remove_stale(self._target(state))
         self._due, self._clean, self._saved_at = None, True, None
-        if self.signals is not None:
+        if self.signals is not None and state.world_size == 1:
+            # with several ranks a signal on one of them must not make it save alone (the
+            # others would wait in the collective): the distributed plugin agrees on SIGTERM
             self.signals.install()
         self._started = True
 
@@ -169,33 +199,45 @@ class Checkpoint:
             self._due = self._due or "epoch"
 
     def on_fit_end(self, state: State) -> None:
+        agreed_sigterm = state.world_size > 1 and state.stop_reason.startswith(_AGREED_SIGTERM)
         try:
-            if self.save_last or self._due or self._signalled():
-                self.save(state, self._due or "end")
+            if self.save_last or self._due or self._signalled() or agreed_sigterm:
+                self.save(state, self._due or ("signal" if agreed_sigterm else "end"))
         finally:
             self._restore_signals()
             self._started = False
         self._raise_if_signalled()
+        if agreed_sigterm:
+            raise Preempted(signal.SIGTERM)  # on every rank: each exits 143
 
     def on_exception(self, state: State, error: BaseException) -> None:
         self._restore_signals()
         started, self._started = self._started, False
         if isinstance(error, Preempted) or not self.save_on_exception or not started:
             return
-        if self._clean and state.stage in ("fit", "eval") and state.optimizers:
+        if self._clean and state.stage in ("fit", "eval") and state.optimizers and self._writer:
             self.save(state, "exception")
         elif self.last_saved is not None:
             error.add_note(f"unitrain: the last committed checkpoint is {self.last_saved}")
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, state: State, trigger: str = "manual") -> Path:
-        """Commit a checkpoint of the whole trainer now; returns its directory."""
+    def save(self, state: State, trigger: str = "manual") -> Path | None:
+        """Commit a checkpoint of the whole trainer now; returns its directory.
+
+        With several processes, call it on every rank at the same point (each gives its
+        random state); rank 0 writes, the other ranks return None.
+        """
         position = (state.epoch, state.global_step, state.micro_step)
-        if self._saved_at == position and self.last_saved is not None:
+        if self._saved_at == position and (self.last_saved is not None or not self._writer):
             return self.last_saved  # this exact state is already committed
+        # after an exception the other ranks may be gone: no collective then
+        gather = self._gather if trigger != "exception" else None
         with preserved_rng():  # a plugin's state_dict may draw numbers: saving must not
-            checkpoint = state.stash[STATE_DICT]()
+            checkpoint = (gather or state.stash[STATE_DICT])()
+        if not self._writer:
+            self._saved_at, self._due = position, None
+            return None
         order = checkpoint["data_order"]
         meta = {
             "trigger": trigger,

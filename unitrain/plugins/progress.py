@@ -97,7 +97,7 @@ class ProgressBar:
             self._progress.console.print(line, highlight=False)
             self._progress.refresh()
         else:
-            self.console.print(line, highlight=False)
+            self.console.print(line, highlight=False, soft_wrap=True)
 
     def on_fit_end(self) -> None:
         self._close()
@@ -136,7 +136,9 @@ class ProgressBar:
         elif done != self._shown:
             total = f"/{state.epoch_length}" if state.epoch_length else ""
             self.console.print(
-                f"epoch {state.epoch + 1} step {done}{total}: {self._values()}", highlight=False
+                f"epoch {state.epoch + 1} step {done}{total}: {self._values()}",
+                highlight=False,
+                soft_wrap=True,
             )
         self._shown = done
 

@@ -13,6 +13,13 @@ fetches the next one and only then restores the checkpoint-time snapshot: the tr
 continues exactly as the uninterrupted run did. Resuming at an epoch boundary, the two
 snapshots are the same. Limit (as Ignite's): randomness inside DataLoader worker processes
 is only reproduced when it is derived from the loader's seed (the default worker seeding).
+
+An epoch **cut** short (``max_steps`` reached, or a stop asked for ``"now"``, at the end of
+an accumulation window, before the data ran out) still ends (``on_epoch_end``, epoch + 1),
+but :meth:`Replay.end_batches` keeps where it stopped: a checkpoint written after it records
+that epoch, the batches done and the random state at the cut (``"cut": True``). A resume then
+continues that epoch from the next batch, as the uninterrupted run would have; the random
+state at the cut is put back just before that batch is fetched (it had not been fetched yet).
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ class Replay:
         self._resume_snapshot: dict[str, Any] | None = None
         self.before_fetch: torch.Tensor | None = None
         self.before_previous: torch.Tensor | None = None
+        self.exhausted = False  # the epoch's batches ran out (not cut short)
+        self.cut: dict[str, Any] | None = None  # where the last epoch was cut short, if it was
 
     # ------------------------------------------------------------------ the loop's calls
 
@@ -78,6 +87,7 @@ class Replay:
         state = self.state
         self.generators = loader_generators(batches)
         pending, self.pending = self.pending, None
+        self.cut, self.exhausted = None, False
         if pending is not None and pending["epoch"] == state.epoch:
             restore(pending["epoch_start"], self.generators)
             if pending.get("scaler") is not None and state.grad_scaler is not None:
@@ -87,6 +97,7 @@ class Replay:
                 self._resume_snapshot = {
                     **pending["now"],
                     "before_fetch": pending.get("before_fetch"),
+                    "cut": bool(pending.get("cut")),
                 }
         self.epoch = state.epoch
         self.epoch_start = snapshot(self.generators)
@@ -115,25 +126,60 @@ class Replay:
                         f"training data now has only {done} batches in this epoch; resume "
                         "with the same data"
                     )
-            if last is not None:
-                torch.set_rng_state(last)
-            first = next(iterator, _END)
-            restore(saved, self.generators)  # after the fetch, as when it was saved
+            if saved["cut"]:  # saved before this fetch: put back first, then fetch
+                restore(saved, self.generators)
+                self.before_previous, self.before_fetch = previous, torch.get_rng_state()
+                first = next(iterator, _END)
+            else:
+                if last is not None:
+                    torch.set_rng_state(last)
+                    self.before_previous, self.before_fetch = previous, last
+                first = next(iterator, _END)
+                restore(saved, self.generators)  # after the fetch, as when it was saved
             if first is _END:
+                self.exhausted = True
                 return
             yield first
         while True:
             self.before_previous, self.before_fetch = self.before_fetch, torch.get_rng_state()
             batch = next(iterator, _END)
             if batch is _END:
+                self.exhausted = True
                 return
             yield batch
+
+    def end_batches(self) -> None:
+        """Called by the loop when the epoch's batches stop: keep where an epoch was cut.
+
+        Cut: the batches did not run out (and a known epoch length was not reached), at the
+        end of an accumulation window (inside one, the window's gradients are dropped, so
+        its first micro-steps could not be continued).
+        """
+        state = self.state
+        length = state.epoch_length
+        complete = length is not None and state.batch_idx >= length
+        if self.exhausted or complete or not state.ends_window or state.batch_idx == 0:
+            self.cut = None
+            return
+        assert self.epoch_start is not None
+        self.cut = {
+            "epoch": state.epoch,
+            "batches_done": state.batch_idx,
+            "epoch_start": self.epoch_start,
+            "now": snapshot(self.generators),
+            # before the fetch of the last batch done; the next one was not fetched yet
+            "before_fetch": [self.before_fetch, None],
+            "cut": True,
+        }
 
     # ------------------------------------------------------------------ checkpoint content
 
     def state_dict(self) -> dict[str, Any]:
         """Where the data stands: the epoch, the batches done, the two snapshots."""
         state = self.state
+        cut = self.cut
+        if cut is not None and state.epoch in (cut["epoch"], cut["epoch"] + 1):
+            return cut  # the epoch was cut short (its end is running or done): resume it
         now = snapshot(self.generators)
         if self.epoch is None or self.epoch != state.epoch or state.stage != "fit":
             # between epochs (or after the fit): the next epoch starts from this RNG state
@@ -149,7 +195,7 @@ class Replay:
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Arm the replay: the next :meth:`start_epoch` of ``saved["epoch"]`` resumes it."""
-        self.pending = saved
+        self.pending, self.cut = saved, None
         self.state.epoch = int(saved["epoch"])
         self.state.batch_idx = int(saved["batches_done"])
 

@@ -50,16 +50,23 @@ def find_resume_checkpoint(trainer: Trainer, resume: str | os.PathLike[str]) -> 
     """The checkpoint directory to resume from (None: ``"latest"`` found nothing)."""
     if str(resume) == "latest":
         searched: list[Path] = []
+        providers = 0
         for record in trainer.plugins:
             resume_dirs = getattr(record.plugin, "resume_dirs", None)
             if not callable(resume_dirs):
                 continue
+            providers += 1
             for directory in resume_dirs():
                 searched.append(Path(directory))
                 found, _ = newest_valid(directory)
                 if found is not None:
                     return found
-        where = ", ".join(map(str, searched)) or "nowhere (no RunStore or Checkpoint plugin)"
+        if searched:
+            where = ", ".join(map(str, searched))
+        elif providers:
+            where = "any earlier run (none was found)"
+        else:
+            where = "nowhere (register a RunStore or Checkpoint plugin to resume from)"
         warnings.warn(
             f"resume='latest': no committed checkpoint in {where}; starting from scratch",
             UnitrainWarning,

@@ -9,6 +9,12 @@ before any other object serialises itself, since that may draw random numbers) a
   (``None`` otherwise: at a window end the engine has zeroed them);
 - ``scaler``: ``state.grad_scaler.state_dict()`` when mixed precision uses one;
 - ``config``: the trainer's settings;
+- ``world_size``: how many processes wrote it (a resume with another number is refused
+  before anything is loaded, see :meth:`unitrain.distributed.trainer.Distributed.
+  check_checkpoint`);
+- ``rank_data_orders``: only in a checkpoint of every rank
+  (:func:`unitrain.distributed.full_state_dict`): each rank's ``data_order``, by rank; on
+  resume each rank takes its own (its own random streams and sampler position);
 - ``plugins[name]``: ``plugin.state_dict()`` of each plugin that has ``state_dict`` and
   ``load_state_dict`` methods (plugins may also add entries in ``on_save_checkpoint``).
 
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from unitrain.core.engine import Trainer
 
 __all__ = [
+    "ALL_RANKS_STATE_DICT",
     "STATE_DICT",
     "capture_extras",
     "plugin_states",
@@ -40,6 +47,9 @@ __all__ = [
 
 #: The trainer puts its ``state_dict`` method here, so a checkpoint plugin can save it.
 STATE_DICT: StashKey[Callable[[], dict[str, Any]]] = StashKey("trainer.state_dict")
+#: In a run of several processes: ``state_dict`` with every rank's random state and data
+#: order. A collective: every rank must call it at the same point (see the Checkpoint plugin).
+ALL_RANKS_STATE_DICT: StashKey[Callable[[], dict[str, Any]]] = StashKey("trainer.all_ranks_state")
 #: States of plugins that were in the loaded checkpoint but are not registered now: they are
 #: written again into every later checkpoint, so removing a plugin for one run loses nothing.
 ORPHANS: StashKey[dict[str, Any]] = StashKey("trainer.orphan_plugin_states")
@@ -102,7 +112,10 @@ def restore_extras(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
             _log.info("plugin %r has no state in the checkpoint: it starts fresh", name)
     orphans = {name: saved for name, saved in saved_plugins.items() if name not in trainer.plugins}
     trainer.state.stash[ORPHANS] = orphans
+    skipped = trainer.plugins.skipped  # excluded here by their rank rule: absent by design
     for name, saved in orphans.items():
+        if name in skipped:
+            continue
         keys = sorted(saved) if isinstance(saved, dict) else [type(saved).__name__]
         listed = ", ".join(map(str, keys))
         warnings.warn(
@@ -112,16 +125,11 @@ def restore_extras(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
             UnitrainWarning,
             stacklevel=3,
         )
-    saved_world = checkpoint.get("world_size")
-    if saved_world is not None and saved_world != state.world_size:
-        warnings.warn(
-            f"the checkpoint was written with world_size={saved_world}, this run has "
-            f"world_size={state.world_size}: model and optimizer state are restored, the data "
-            "order and RNG streams are not reproduced",
-            UnitrainWarning,
-            stacklevel=3,
-        )
-        return
+    # the world size was checked before anything was loaded (Trainer.load_state_dict); a
+    # checkpoint of every rank holds each rank's data order: this rank takes its own
     data_order = checkpoint.get("data_order")
+    per_rank = checkpoint.get("rank_data_orders")
+    if per_rank is not None and len(per_rank) == state.world_size:
+        data_order = per_rank[state.rank]
     if data_order is not None:
         trainer.replay.load_state_dict({**data_order, "scaler": checkpoint.get("scaler")})

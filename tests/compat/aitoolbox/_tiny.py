@@ -42,7 +42,7 @@ class TinyNet(TTModel):
 
 
 def make_loop(
-    model: TTModel | None = None,
+    model: nn.Module | None = None,
     lr: float = 0.1,
     train: Any = None,
     val: Any = "default",

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "aitoolbox_style" / "train.py"
+from tests.example_scripts import load_example
 
 
 def test_example_trains_and_saves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("unitrain.compat.t3w")
-    spec = importlib.util.spec_from_file_location("aitoolbox_style_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("aitoolbox_style/train.py", "aitoolbox_style_example")
     assert module.main(["--epochs", "2", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert '"t3w_steps": 32' in out and '"native_epochs": 2' in out

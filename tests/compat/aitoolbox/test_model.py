@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.compat.aitoolbox._tiny import TinyNet, hand_loop, make_batches, same
+from tests.compat.aitoolbox._tiny import TinyNet, hand_loop, make_batches, make_loop, same
 from unitrain.compat.aitoolbox import (
     AbstractModelFeedDefinition,
     ModelWrap,
@@ -31,16 +31,7 @@ class Feed(AbstractModelFeedDefinition):
 def test_model_wrap_trains_a_plain_module_like_a_hand_loop() -> None:
     plain = TinyNet()
     wrapped = ModelWrap(plain.body, Feed())
-    loop = TrainLoop(
-        wrapped,
-        make_batches(),
-        None,
-        None,
-        torch.optim.SGD(wrapped.parameters(), lr=0.1),
-        nn.CrossEntropyLoss(),
-        device="cpu",
-        print_epoch_losses=False,
-    )
+    loop = make_loop(wrapped, val=None)
     loop.fit(num_epochs=2)
     reference = TinyNet()
     hand_loop(reference, make_batches(), epochs=2)
@@ -61,16 +52,7 @@ class Basic(TTBasicModel):
 
 def test_tt_basic_model() -> None:
     model = Basic()
-    loop = TrainLoop(
-        model,
-        make_batches(),
-        make_batches(2, seed=1),
-        None,
-        torch.optim.SGD(model.parameters(), lr=0.1),
-        nn.CrossEntropyLoss(),
-        device="cpu",
-        print_epoch_losses=False,
-    )
+    loop = make_loop(model)
     loop.fit(num_epochs=1)
     reference = TinyNet()
     hand_loop(reference, make_batches(), epochs=1)

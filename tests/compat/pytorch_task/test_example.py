@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
+from tests.example_scripts import load_example
 from unitrain.compat.pytorch_task.cli import latest_snapshot
-
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "pytorch_task_style" / "train.py"
 
 
 def test_pytorch_task_example_trains_tests_and_mixes_styles(tmp_path: Path, capsys: Any) -> None:
-    spec = importlib.util.spec_from_file_location("pytorch_task_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_example("pytorch_task_style/train.py", "pytorch_task_example")
     assert example.main(["train", "--force", "--root", str(tmp_path)]) == 0
     assert example.main(["test", "--ignore", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()

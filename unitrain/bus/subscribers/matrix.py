@@ -3,7 +3,7 @@ sync (no ``.item()``, no SVD, whose CUDA kernels check their result on the host)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 
@@ -14,18 +14,19 @@ from unitrain.errors import ConfigError
 
 __all__ = ["ConditionNumberSubscriber", "HistogramSubscriber", "SpectralNormSubscriber"]
 
+V = TypeVar("V")
+
 
 def _as_matrix(tensor: torch.Tensor) -> torch.Tensor:
     # Conv kernels (out, in, kh, kw) are read as (out, in*kh*kw), as in spectral norm papers.
     return tensor.reshape(tensor.shape[0], -1) if tensor.dim() > 1 else tensor.reshape(1, -1)
 
 
-class SpectralNormSubscriber(Subscriber):
-    """Largest singular value by power iteration (``<kind>_spectral_norm``).
+class _Iterative(Subscriber, Generic[V]):
+    """Base of the iterative matrix statistics of one kind (``<kind>_<suffix>``): runs
+    ``iterations`` steps per training step from vectors kept per module in ``vectors``."""
 
-    Keeps one left vector per module between steps, so ``iterations`` (default 3) steps of
-    power iteration per training step track the value closely as weights drift.
-    """
+    suffix: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -36,12 +37,22 @@ class SpectralNormSubscriber(Subscriber):
         subsample: int = 1,
     ) -> None:
         if iterations < 1:
-            raise ConfigError(f"SpectralNormSubscriber: iterations must be >= 1, got {iterations}")
+            raise ConfigError(f"{type(self).__name__}: iterations must be >= 1, got {iterations}")
         super().__init__(kind, tag=tag, subsample=subsample)
         self.kind, self.iterations = kind, iterations
-        self.topic = f"{kind}_spectral_norm"
+        self.topic = f"{kind}_{self.suffix}"
         self._add_publication(self.topic, _topic_type(kind))
-        self.vectors: dict[str, torch.Tensor] = {}
+        self.vectors: dict[str, V] = {}
+
+
+class SpectralNormSubscriber(_Iterative[torch.Tensor]):
+    """Largest singular value by power iteration (``<kind>_spectral_norm``).
+
+    Keeps one left vector per module between steps, so ``iterations`` (default 3) steps of
+    power iteration per training step track the value closely as weights drift.
+    """
+
+    suffix = "spectral_norm"
 
     def compute(self, message_or_bundle: Any) -> None:
         message: Message = message_or_bundle
@@ -65,7 +76,7 @@ def _start(size: int, like: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(start, dim=0)
 
 
-class ConditionNumberSubscriber(Subscriber):
+class ConditionNumberSubscriber(_Iterative[tuple[torch.Tensor, torch.Tensor]]):
     """Largest over smallest singular value (``<kind>_condition_number``).
 
     Power iteration for the largest and inverse iteration (``solve_ex`` without its error
@@ -73,23 +84,7 @@ class ConditionNumberSubscriber(Subscriber):
     matrix, with persistent vectors per module, ``iterations`` steps each per training step.
     """
 
-    def __init__(
-        self,
-        kind: str = "weights",
-        iterations: int = 3,
-        *,
-        tag: str = "default",
-        subsample: int = 1,
-    ) -> None:
-        if iterations < 1:
-            raise ConfigError(
-                f"ConditionNumberSubscriber: iterations must be >= 1, got {iterations}"
-            )
-        super().__init__(kind, tag=tag, subsample=subsample)
-        self.kind, self.iterations = kind, iterations
-        self.topic = f"{kind}_condition_number"
-        self._add_publication(self.topic, _topic_type(kind))
-        self.vectors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    suffix = "condition_number"
 
     def compute(self, message_or_bundle: Any) -> None:
         message: Message = message_or_bundle

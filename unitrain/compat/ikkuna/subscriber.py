@@ -129,16 +129,20 @@ class NormSubscriber(_Plotting, native.NormSubscriber):
         self._setup(message_bus, backend)
 
 
-def _one_kind(cls: type[native.StatisticSubscriber], doc: str) -> type:
+def _one_kind(cls: type[NativeSubscriber], doc: str, default_kind: str | None = None) -> type:
     class OneKind(_Plotting, cls):  # type: ignore[valid-type,misc]
+        # ikkuna's matrix subscribers read ``default_kind`` unless given a kind; the others
+        # need one.
         def __init__(
             self,
-            kind: str,
+            kind: str | None = default_kind,
             message_bus: MessageBus | None = None,
             tag: str = "default",
             subsample: int = 1,
             backend: Any = None,
         ) -> None:
+            if kind is None:
+                raise ConfigError(f"{cls.__name__}(kind=...): name the message kind to read")
             cls.__init__(self, kind, tag=tag, subsample=subsample)
             self._setup(message_bus, backend)
 
@@ -152,21 +156,10 @@ VarianceSubscriber = _one_kind(
     native.VarianceSubscriber, "``VarianceSubscriber(kind, message_bus=None)``."
 )
 SumSubscriber = _one_kind(native.SumSubscriber, "``SumSubscriber(kind, message_bus=None)``.")
-
-
-class MessageMeanSubscriber(_Plotting, native.MessageMeanSubscriber):
-    """``MessageMeanSubscriber(kind, message_bus=None)``: mean over modules per step."""
-
-    def __init__(
-        self,
-        kind: str,
-        message_bus: MessageBus | None = None,
-        tag: str = "default",
-        subsample: int = 1,
-        backend: Any = None,
-    ) -> None:
-        native.MessageMeanSubscriber.__init__(self, kind, tag=tag, subsample=subsample)
-        self._setup(message_bus, backend)
+MessageMeanSubscriber = _one_kind(
+    native.MessageMeanSubscriber,
+    "``MessageMeanSubscriber(kind, message_bus=None)``: mean over modules per step.",
+)
 
 
 class RatioSubscriber(_Plotting, native.RatioSubscriber):
@@ -190,34 +183,16 @@ class RatioSubscriber(_Plotting, native.RatioSubscriber):
         self._setup(message_bus, backend)
 
 
-class SpectralNormSubscriber(_Plotting, native.SpectralNormSubscriber):
-    """``SpectralNormSubscriber(kind, message_bus=None)``: power iteration, persistent u."""
-
-    def __init__(
-        self,
-        kind: str = "weights",
-        message_bus: MessageBus | None = None,
-        tag: str = "default",
-        subsample: int = 1,
-        backend: Any = None,
-    ) -> None:
-        native.SpectralNormSubscriber.__init__(self, kind, tag=tag, subsample=subsample)
-        self._setup(message_bus, backend)
-
-
-class ConditionNumberSubscriber(_Plotting, native.ConditionNumberSubscriber):
-    """``ConditionNumberSubscriber(kind, message_bus=None)``."""
-
-    def __init__(
-        self,
-        kind: str = "weights",
-        message_bus: MessageBus | None = None,
-        tag: str = "default",
-        subsample: int = 1,
-        backend: Any = None,
-    ) -> None:
-        native.ConditionNumberSubscriber.__init__(self, kind, tag=tag, subsample=subsample)
-        self._setup(message_bus, backend)
+SpectralNormSubscriber = _one_kind(
+    native.SpectralNormSubscriber,
+    "``SpectralNormSubscriber(kind, message_bus=None)``: power iteration, persistent u.",
+    default_kind="weights",
+)
+ConditionNumberSubscriber = _one_kind(
+    native.ConditionNumberSubscriber,
+    "``ConditionNumberSubscriber(kind, message_bus=None)``.",
+    default_kind="weights",
+)
 
 
 class HistogramSubscriber(_Plotting, native.HistogramSubscriber):
@@ -236,32 +211,27 @@ class HistogramSubscriber(_Plotting, native.HistogramSubscriber):
         self._setup(message_bus, backend)
 
 
-class LossSubscriber(_Plotting, native.LossSubscriber):
+class _NoKind(_Plotting):
+    """Mixed in before a native subscriber that takes no kind: ikkuna's ``(message_bus=None)``."""
+
+    def __init__(
+        self,
+        message_bus: MessageBus | None = None,
+        tag: str = "default",
+        subsample: int = 1,
+        backend: Any = None,
+    ) -> None:
+        # The next class in the MRO is the native subscriber (the mixins define no __init__).
+        super().__init__(tag=tag, subsample=subsample)  # type: ignore[call-arg]
+        self._setup(message_bus, backend)
+
+
+class LossSubscriber(_NoKind, native.LossSubscriber):
     """``LossSubscriber(message_bus=None)``: the loss as META ``train_loss``."""
 
-    def __init__(
-        self,
-        message_bus: MessageBus | None = None,
-        tag: str = "default",
-        subsample: int = 1,
-        backend: Any = None,
-    ) -> None:
-        native.LossSubscriber.__init__(self, tag=tag, subsample=subsample)
-        self._setup(message_bus, backend)
 
-
-class TrainAccuracySubscriber(_Plotting, native.TrainAccuracySubscriber):
+class TrainAccuracySubscriber(_NoKind, native.TrainAccuracySubscriber):
     """``TrainAccuracySubscriber(message_bus=None)``: META ``train_accuracy``."""
-
-    def __init__(
-        self,
-        message_bus: MessageBus | None = None,
-        tag: str = "default",
-        subsample: int = 1,
-        backend: Any = None,
-    ) -> None:
-        native.TrainAccuracySubscriber.__init__(self, tag=tag, subsample=subsample)
-        self._setup(message_bus, backend)
 
 
 class CallbackSubscriber(_Compat, native.CallbackSubscriber):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from unitrain.compat._atomic import write_atomic
 from unitrain.compat.pytorch_task.evaluable import PytorchEvaluable
 from unitrain.compat.pytorch_task.snapshot import DummySnapshot, Snapshot
 from unitrain.compat.pytorch_task.stages import EngineBinding
@@ -83,16 +83,7 @@ class PytorchTask(PytorchEvaluable, PytorchTestable, PytorchTrainable, EngineBin
         written beside its target and renamed into place)."""
         path = Path(self.snapshot.make_path(filename))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-        try:
-            with tmp.open("wb") as stream:
-                torch.save(self.model.state_dict(), stream)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(path, lambda stream: torch.save(self.model.state_dict(), stream))
         self.snapshot.register_model_file(filename)
 
     def load_model(self, filename: str | None = None) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from unitrain.compat._atomic import write_atomic
 from unitrain.compat.t3w.contract import StepReturnDict
 from unitrain.compat.t3w.devices import parse_devices
 from unitrain.compat.t3w.progress import TrainingProgress
@@ -172,17 +172,10 @@ class TopLevelModule(nn.Module):
         }
         buffer = io.BytesIO()
         torch.save(payload, buffer)
-        target = Path(path)
-        tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
-        try:
-            with tmp.open("wb") as stream:
-                stream.write(gzip.compress(buffer.getvalue(), compresslevel=1, mtime=0))
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(
+            Path(path),
+            lambda stream: stream.write(gzip.compress(buffer.getvalue(), compresslevel=1, mtime=0)),
+        )
 
     def load(self, path: str | os.PathLike[str], strict: bool = True) -> Any:
         """Restore what :meth:`save` wrote; returns the user model's incompatible keys.
