@@ -4,14 +4,17 @@ Cases (same model, data, optimizer and step body; CPU, one thread, pre-made batc
 the hand-written loop; unitrain bare; unitrain with 10 and 30 no-op plugins spread over the
 plugin styles that can be imported (native; t3w side effects; aitoolbox callbacks), each
 listening to every per-step event; Ignite's ``Engine``; Lightning's ``Trainer`` (no logger,
-checkpointing, progress bar or model summary). Timing: the marginal-epoch method of
-``_common`` (interleaved repeats, medians). Every run's weights are checked bit for bit
+checkpointing, progress bar or model summary). Timing (``--method``): the fit-level
+marginal-epoch method of ``_common`` (``t(E2) − t(E1)``, interleaved repeats, medians) and
+the paired-epoch method of ``_paired`` (each case epoch against a raw epoch run just
+before it; far less noisy on a busy machine). Every trained model is checked bit for bit
 against the raw loop's.
 
-Final lines: ``overhead_ratio`` (unitrain bare / raw, median of per-repeat ratios),
-``overhead_ratio_min`` (fastest repeat over fastest repeat), ``plugins10_ratio``,
+Final lines, fit-level: ``overhead_ratio`` (unitrain bare / raw, median of per-repeat
+ratios), ``overhead_ratio_min`` (fastest repeat over fastest repeat), ``plugins10_ratio``,
 ``plugins30_ratio``, ``per_listener_us`` (extra time per listener call, from the 30-plugin
-case), ``ignite_ratio``, ``lightning_ratio`` (``nan`` when not installed),
+case), ``ignite_ratio``, ``lightning_ratio`` (``nan`` when not installed); the same with a
+``paired_`` prefix, plus ``paired_noise_floor`` (the raw loop paired with itself); and
 ``bit_identical``. Run: ``python benchmarks/overhead.py`` (``--help`` for sizes).
 """
 

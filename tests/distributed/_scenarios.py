@@ -192,18 +192,15 @@ def exact_resume() -> dict[str, Any]:
 
 
 def resume_latest(folder: str) -> dict[str, Any]:
-    """The run-store checkpoint plugin saves on rank 0 only; ``resume="latest"`` must still
-    bring every rank to the same checkpoint (rank 0 finds it and tells the others)."""
+    """The checkpoint plugin writes on rank 0 only; ``resume="latest"`` must still bring
+    every rank to the same checkpoint (rank 0 finds it and tells the others)."""
     from unitrain.plugins.checkpoint import Checkpoint
 
     train = DataLoader(dataset(32), batch_size=4, shuffle=True)
     first = make_trainer((Checkpoint(folder, every_n_steps=1, every_n_epochs=None),), max_steps=3)
     first.fit(train)
     resumed = make_trainer((Checkpoint(folder, every_n_steps=1, every_n_epochs=None),))
-    with warnings.catch_warnings():
-        # rank 1 has no "checkpoint" plugin (ranks="main") for that entry of the checkpoint
-        warnings.simplefilter("ignore", ut.UnitrainWarning)
-        resumed.fit(train, resume="latest")
+    resumed.fit(train, resume="latest")  # no warning: every rank has the checkpoint plugin
     return {"weights": weights(resumed), "resumed_at": resumed.state.global_step}
 
 
@@ -272,13 +269,25 @@ def per_rank_resume(folder: str) -> dict[str, Any]:
     straight = trainer((), 6)
     straight.fit(loader())
     steps = os.path.join(folder, "steps")
-    first = trainer((RunStore(folder), Checkpoint(), Checkpoint(steps, every_n_steps=2, keep_last=None), Tally()), 3)
+    first = trainer(
+        (
+            RunStore(folder),
+            Checkpoint(),
+            Checkpoint(steps, every_n_steps=2, keep_last=None),
+            Tally(),
+        ),
+        3,
+    )
     first.fit(loader())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        latest = trainer((RunStore(folder), Checkpoint(), Checkpoint(steps, keep_last=None), Tally()), 6)
+        latest = trainer(
+            (RunStore(folder), Checkpoint(), Checkpoint(steps, keep_last=None), Tally()), 6
+        )
         latest.fit(loader(), resume="latest")
-    middle = trainer((RunStore(folder), Checkpoint(), Checkpoint(steps, keep_last=None), Tally()), 6)
+    middle = trainer(
+        (RunStore(folder), Checkpoint(), Checkpoint(steps, keep_last=None), Tally()), 6
+    )
     middle.fit(loader(), resume=os.path.join(steps, "step-000000002"))
     out: dict[str, Any] = {
         "straight": weights(straight),
@@ -290,7 +299,9 @@ def per_rank_resume(folder: str) -> dict[str, Any]:
         saved = load_checkpoint(os.path.join(steps, "step-000000002"))["state"]
         orders = saved["rank_data_orders"]
         out["orders"] = len(orders)
-        out["streams_differ"] = not torch.equal(orders[0]["now"]["rng"]["torch"], orders[1]["now"]["rng"]["torch"])
+        out["streams_differ"] = not torch.equal(
+            orders[0]["now"]["rng"]["torch"], orders[1]["now"]["rng"]["torch"]
+        )
     return out
 
 

@@ -63,5 +63,5 @@ def test_a_cut_epoch_resumed_with_less_data_is_refused(tmp_path: Path) -> None:
     make_trainer([Checkpoint(tmp_path)], max_steps=5).fit(make_data())
     resumed = make_trainer([Checkpoint(tmp_path)])
     shorter = list(make_data())[:3]
-    with pytest.raises(CheckpointError, match="after batch 5.*only 3 batches"):
+    with pytest.raises(CheckpointError, match=r"after batch 5.*only 3 batches"):
         resumed.fit(shorter, resume="latest")

@@ -99,7 +99,8 @@ class Distributed:
         plugin = DistributedPlugin(state, self.strategy, trainer.task, model, wrapped)
         trainer.plugins.register(plugin, name="distributed")
         # what a checkpoint writer saves (on every rank at once): every rank's random state
-        state.stash[ALL_RANKS_STATE_DICT] = partial(full_state_dict, trainer)
+        collect: Callable[[], dict[str, Any]] = partial(full_state_dict, trainer)
+        state.stash[ALL_RANKS_STATE_DICT] = collect
 
     def shard(self, loader: Loader, train: bool) -> Loader:
         """This rank's share of ``loader`` (unchanged in one process or with shard_data=False)."""

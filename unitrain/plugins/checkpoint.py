@@ -45,6 +45,7 @@ import logging
 import math
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -126,7 +127,8 @@ class Checkpoint:
         self._saved_at: tuple[int, int, int] | None = None
         self._started = False
         self._writer = True  # rank 0 (or the only process)
-        self._gather: Any = None  # several processes: the all-ranks state_dict (a collective)
+        # several processes: the all-ranks state_dict (a collective every rank calls)
+        self._gather: Callable[[], dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ state and resume
 

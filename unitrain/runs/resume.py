@@ -10,6 +10,12 @@
 - a checkpoint directory (holding ``MANIFEST.json``): exactly that one; it must verify.
 - a checkpoints directory, or a run directory (holding ``run.json``): its newest valid one.
 
+Where the resumed fit starts: at the checkpoint's step, in the middle of its epoch if it
+was written there. A fit that ended by ``max_steps`` (or a stop request) before its epoch's
+data ran out closed that epoch for the plugins, but its checkpoint records the epoch as cut
+(see :class:`~unitrain.runs.replay.Replay`): resuming with a larger ``max_steps`` continues
+that epoch with its next batch, as one uninterrupted run would have.
+
 The loaded checkpoint gets ``checkpoint["resumed_from"] = str(path)`` before
 :meth:`Trainer.load_state_dict`, so plugins see in ``on_load_checkpoint`` where it came from.
 """
