@@ -6,7 +6,13 @@ singular value of each weight, train accuracy, and a held-out accuracy measured 
 steps by the engine's own evaluation pass. ``BusLog`` reads the values to the host every 10
 steps (not every step) and writes ``bus.jsonl``; a heatmap per topic is rendered as PNG.
 
+``--out`` is also a run folder for ``unitrain report``: ``MetricsLog`` writes the training
+loss and accuracy to ``metrics.jsonl``, the bus records (split ``"bus"``, names
+``topic/layer``) are added to it after the fit, and the report (``<out>/report/index.html``)
+draws every per-layer topic as a heatmap of layers × steps beside the loss curves.
+
     python examples/bus_introspection/introspect.py --out runs/bus --epochs 5
+    unitrain report runs/bus        # the same report again, from the files
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from torch import nn
 
 import unitrain as ut
 import unitrain.bus as ub
+from unitrain.plugins import MetricsLog
+from unitrain.report import write_report
 
 
 def spirals(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    for stale in ("metrics.jsonl", "bus.jsonl"):  # both logs append: start this run's afresh
+        (args.out / stale).unlink(missing_ok=True)
     torch.manual_seed(0)
     train, held_out = spirals(1024, seed=0), spirals(256, seed=1)
     model = nn.Sequential(
@@ -53,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         metrics={"accuracy": ut.accuracy},
         optimizer=lambda params: torch.optim.Adam(params, lr=3e-3),
     )
-    trainer = ut.Trainer(task, max_epochs=args.epochs, eval_every_epochs=None, device="cpu")
+    metrics_log = MetricsLog(args.out / "metrics.jsonl", every_n_steps=10)
+    trainer = ut.Trainer(
+        task, max_epochs=args.epochs, eval_every_epochs=None, device="cpu", plugins=[metrics_log]
+    )
     log = ub.BusLog(every=10, path=args.out / "bus.jsonl")
     ub.attach(
         trainer,
@@ -72,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = log.series("test_accuracy")[None][1]
     print(f"held-out accuracy: {accuracy[0]:.3f} -> {accuracy[-1]:.3f}")
     print(f"{len(log.rows)} values logged to {args.out / 'bus.jsonl'}")
+    # `unitrain report` reads the run's metrics.jsonl: add the bus records to it
+    with (args.out / "metrics.jsonl").open("a", encoding="utf-8") as metrics:
+        metrics.write((args.out / "bus.jsonl").read_text(encoding="utf-8"))
+    print(f"report with per-layer heatmaps: {write_report(args.out)}")
     return 0
 
 

@@ -71,7 +71,10 @@ def test_realistic_reports_throughput_and_memory(
     load("realistic").main([*TINY, "--batch", "4", "--device", "cpu"])
     lines = _final_lines(capsys.readouterr().out)
     assert lines["bit_identical"] == "true" and lines["device"] == "cpu"
-    assert float(lines["throughput_ratio"]) > 0 and float(lines["paired_throughput_ratio"]) > 0
+    # at these sizes the marginal time can come out negative on a busy machine: the value
+    # means nothing here, only that it is reported
+    assert math.isfinite(float(lines["throughput_ratio"]))
+    assert math.isfinite(float(lines["paired_throughput_ratio"]))
     assert 0.5 < float(lines["peak_memory_ratio"]) < 2.0
 
 

@@ -5,9 +5,11 @@ from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.clipping import GradientClipping
 from unitrain.plugins.lr_scheduler import LRScheduler, ScheduledLR, SchedulerStepper
 from unitrain.plugins.metrics_log import MetricsLog
+from unitrain.plugins.mlflow_log import MlflowLog
 from unitrain.plugins.nan_guard import NanGuard
 from unitrain.plugins.progress import ProgressBar
 from unitrain.plugins.run_store import RUN_DIR, RunStore
+from unitrain.plugins.tensorboard_log import TensorBoardLog
 
 __all__ = [
     "RUN_DIR",
@@ -15,10 +17,12 @@ __all__ = [
     "GradientClipping",
     "LRScheduler",
     "MetricsLog",
+    "MlflowLog",
     "MixedPrecision",
     "NanGuard",
     "ProgressBar",
     "RunStore",
     "ScheduledLR",
     "SchedulerStepper",
+    "TensorBoardLog",
 ]

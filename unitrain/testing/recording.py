@@ -27,18 +27,19 @@ class Event:
 
 
 def _recorder(hook: str) -> Callable[..., None]:
-    spec = inspect.signature(getattr(Hooks, hook))
-    argnames = tuple(spec.parameters)[1:]  # without self
+    # Every event hook takes ``state``; the eval ones also ``split``. pluggy passes an
+    # implementation only the arguments its own parameters name, so these two suffice.
     short = hook.removeprefix("on_")
+    if "split" in inspect.signature(getattr(Hooks, hook)).parameters:
 
-    def record(self: RecordingPlugin, *args: Any) -> None:
-        values = dict(zip(argnames, args, strict=True))
-        state = values["state"]
-        split = values.get("split")
-        self.events.append(Event(short, state.epoch, state.batch_idx, state.global_step, split))
+        def record(self: RecordingPlugin, state: Any, split: str) -> None:
+            self.events.append(Event(short, state.epoch, state.batch_idx, state.global_step, split))
 
-    # pluggy reads the argument names from the signature; give it the spec's own.
-    record.__signature__ = spec  # type: ignore[attr-defined]
+    else:
+
+        def record(self: RecordingPlugin, state: Any) -> None:  # type: ignore[misc]
+            self.events.append(Event(short, state.epoch, state.batch_idx, state.global_step))
+
     record.__name__ = record.__qualname__ = hook
     return record
 

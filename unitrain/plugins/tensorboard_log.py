@@ -1,0 +1,147 @@
+"""TensorBoard logger: the values :class:`~unitrain.plugins.metrics_log.MetricsLog` writes, as
+TensorBoard event files (rank 0 only; needs the ``tensorboard`` extra)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from unitrain.errors import ConfigError
+from unitrain.plugins.run_store import RUN_DIR
+
+if TYPE_CHECKING:
+    from unitrain.core.result import StepResult
+    from unitrain.core.state import State
+
+__all__ = ["TensorBoardLog"]
+
+_INSTALL = "pip install 'unitrain[tensorboard]'  (or: pip install tensorboard)"
+
+
+def _summary_writer_class() -> Any:
+    """``torch.utils.tensorboard.SummaryWriter``, imported only when a logger is made."""
+    try:
+        module = importlib.import_module("torch.utils.tensorboard")
+    except ImportError as error:
+        raise ConfigError(
+            f"TensorBoardLog needs the tensorboard package, which is not importable ({error}); "
+            f"install it with: {_INSTALL}"
+        ) from None
+    return module.SummaryWriter
+
+
+class TensorBoardLog:
+    """Write scalars to TensorBoard event files in ``log_dir``.
+
+    ``log_dir`` defaults to ``<run dir>/tensorboard`` of the :class:`~unitrain.plugins.RunStore`
+    registered beside it. Tags are ``<split>/<name>`` at the global (optimizer) step:
+    ``train/loss`` every ``every_n_steps`` optimizer steps (one host read then, none in
+    between), ``train_epoch/<name>`` the epoch's mean training loss and metrics (summed on
+    the device during the epoch) at each epoch end, and ``<split>/<name>`` every value of
+    every evaluation.
+
+    A fit that starts at step ``T > 0`` (a resume) opens its writer with ``purge_step=T + 1``:
+    TensorBoard hides the events the interrupted run wrote after its checkpoint, so the
+    resumed run's steps are not shown twice.
+    """
+
+    name = "tensorboard_log"
+    ranks = "main"
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str] | None = None,
+        *,
+        every_n_steps: int | None = 50,
+        flush_secs: int = 30,
+    ) -> None:
+        if every_n_steps is not None and every_n_steps < 1:
+            raise ConfigError(
+                f"TensorBoardLog(every_n_steps={every_n_steps}): must be >= 1 or None"
+            )
+        self._writer_class = _summary_writer_class()
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.every_n_steps = every_n_steps
+        self.flush_secs = flush_secs
+        self.writer: Any = None  # a SummaryWriter while open
+        self._sums: dict[str, torch.Tensor] = {}
+        self._count = 0
+        self._fitting = False
+
+    def on_fit_start(self, state: State) -> None:
+        self._fitting = True
+        self._close_writer()
+        # Resumed at step T: everything up to T is in the checkpoint's past, drop the rest.
+        self._open(state, purge_step=state.global_step + 1 if state.global_step > 0 else None)
+
+    def on_epoch_start(self) -> None:
+        self._sums, self._count = {}, 0
+
+    def on_train_step_end(self, state: State, result: StepResult) -> None:
+        if result.loss is None:
+            return
+        values = {"loss": result.loss.detach(), **result.metrics}
+        for name, value in values.items():
+            previous = self._sums.get(name)
+            self._sums[name] = value.detach() if previous is None else previous + value.detach()
+        self._count += 1
+        every = self.every_n_steps
+        if every is not None and state.ends_window and state.global_step % every == 0:
+            self._write(state, "train", {"loss": float(result.loss.detach())})
+
+    def on_epoch_end(self, state: State) -> None:
+        if self._count:
+            names = list(self._sums)
+            means = (torch.stack([self._sums[n] for n in names]) / self._count).tolist()
+            self._write(state, "train_epoch", dict(zip(names, means, strict=True)))
+
+    def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
+        if self.writer is None:
+            self._open(state, purge_step=None)
+        self._write(state, split, metrics)
+        if not self._fitting:  # a standalone evaluate() has no fit end to close the writer
+            self._close_writer()
+
+    def on_fit_end(self) -> None:
+        self._close()
+
+    def on_exception(self) -> None:
+        self._close()
+
+    def resolved_log_dir(self, state: State) -> Path:
+        """``log_dir``, else ``<run dir>/tensorboard``; a clear error when there is neither."""
+        if self.log_dir is not None:
+            return self.log_dir
+        run = state.stash.get(RUN_DIR)
+        if run is None:
+            raise ConfigError(
+                "TensorBoardLog(log_dir=None): no run directory to write into; pass "
+                "log_dir='path/to/tb' or register unitrain.plugins.RunStore() beside it"
+            )
+        return run.path / "tensorboard"
+
+    def _open(self, state: State, purge_step: int | None) -> None:
+        directory = self.resolved_log_dir(state)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.writer = self._writer_class(
+            log_dir=str(directory), purge_step=purge_step, flush_secs=self.flush_secs
+        )
+
+    def _close(self) -> None:
+        self._fitting = False
+        self._close_writer()
+
+    def _close_writer(self) -> None:
+        if self.writer is not None:
+            self.writer.close()  # flushes every pending event to disk
+            self.writer = None
+
+    def _write(self, state: State, split: str, values: dict[str, Any]) -> None:
+        if self.writer is None:
+            return
+        for name, value in values.items():
+            self.writer.add_scalar(f"{split}/{name}", float(value), global_step=state.global_step)
