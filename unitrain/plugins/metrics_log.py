@@ -7,18 +7,15 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import torch
-
-from unitrain.errors import ConfigError
+from unitrain.plugins.scalar_logger import ScalarLogger
 
 if TYPE_CHECKING:
-    from unitrain.core.result import StepResult
     from unitrain.core.state import State
 
 __all__ = ["MetricsLog"]
 
 
-class MetricsLog:
+class MetricsLog(ScalarLogger):
     """Append one JSON object per value to ``path``.
 
     Each record: ``{"time", "split", "name", "value", "epoch", "step"}`` where ``step`` is
@@ -33,43 +30,17 @@ class MetricsLog:
     ranks = "main"
 
     def __init__(self, path: str | Path, *, every_n_steps: int | None = 50) -> None:
-        if every_n_steps is not None and every_n_steps < 1:
-            raise ConfigError(f"MetricsLog(every_n_steps={every_n_steps}): must be >= 1 or None")
+        super().__init__(every_n_steps)
         self.path = Path(path)
-        self.every_n_steps = every_n_steps
         self._file: IO[str] | None = None
-        self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
-        self._fitting = False
 
     def on_fit_start(self) -> None:
         self._fitting = True
         self._open()
 
-    def on_epoch_start(self) -> None:
-        self._sums, self._count = {}, 0
-
-    def on_train_step_end(self, state: State, result: StepResult) -> None:
-        if result.loss is None:
-            return
-        values = {"loss": result.loss.detach(), **result.metrics}
-        for name, value in values.items():
-            previous = self._sums.get(name)
-            self._sums[name] = value.detach() if previous is None else previous + value.detach()
-        self._count += 1
-        every = self.every_n_steps
-        if every is not None and state.ends_window and state.global_step % every == 0:
-            self._write(state, "train", {"loss": float(result.loss.detach())})
-
-    def on_epoch_end(self, state: State) -> None:
-        if self._count:
-            names = list(self._sums)
-            means = (torch.stack([self._sums[n] for n in names]) / self._count).tolist()
-            self._write(state, "train_epoch", dict(zip(names, means, strict=True)))
-
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
         self._open()
-        self._write(state, split, metrics)
+        self.write(state, split, metrics)
         if not self._fitting:  # a standalone evaluate() has no fit end to close the file
             self._close()
 
@@ -90,7 +61,7 @@ class MetricsLog:
             self._file.close()
             self._file = None
 
-    def _write(self, state: State, split: str, values: dict[str, Any]) -> None:
+    def write(self, state: State, split: str, values: dict[str, Any]) -> None:
         if self._file is None:
             return
         now = time.time()

@@ -14,13 +14,11 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from unitrain.errors import ConfigError
 from unitrain.plugins.run_store import RUN_DIR
+from unitrain.plugins.scalar_logger import ScalarLogger
 
 if TYPE_CHECKING:
-    from unitrain.core.result import StepResult
     from unitrain.core.state import State
 
 __all__ = ["MlflowLog"]
@@ -68,7 +66,7 @@ def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
     return flat
 
 
-class MlflowLog:
+class MlflowLog(ScalarLogger):
     """Log to an MLflow run: params once, metrics with their global step, the end status.
 
     ``tracking_uri`` defaults to ``sqlite:///<run dir>/mlflow.db`` of the
@@ -101,8 +99,7 @@ class MlflowLog:
         tags: Mapping[str, str] | None = None,
         every_n_steps: int | None = 50,
     ) -> None:
-        if every_n_steps is not None and every_n_steps < 1:
-            raise ConfigError(f"MlflowLog(every_n_steps={every_n_steps}): must be >= 1 or None")
+        super().__init__(every_n_steps)
         self._mlflow = _import_mlflow(
             sql=tracking_uri is None or tracking_uri.startswith("sqlite:")
         )
@@ -110,13 +107,9 @@ class MlflowLog:
         self.experiment, self.run_name = experiment, run_name
         self.params = None if params is None else dict(params)
         self.tags = dict(tags or {})
-        self.every_n_steps = every_n_steps
         self.client: Any = None  # an MlflowClient once a run is open
         self.run_id: str | None = None
         self._resume_run_id: str | None = None
-        self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
-        self._fitting = False
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -136,31 +129,10 @@ class MlflowLog:
         if state.global_step > 0 and self.run_id is not None:
             self.client.set_tag(self.run_id, "unitrain.resumed_at_step", str(state.global_step))
 
-    def on_epoch_start(self) -> None:
-        self._sums, self._count = {}, 0
-
-    def on_train_step_end(self, state: State, result: StepResult) -> None:
-        if result.loss is None:
-            return
-        values = {"loss": result.loss.detach(), **result.metrics}
-        for name, value in values.items():
-            previous = self._sums.get(name)
-            self._sums[name] = value.detach() if previous is None else previous + value.detach()
-        self._count += 1
-        every = self.every_n_steps
-        if every is not None and state.ends_window and state.global_step % every == 0:
-            self._write(state, "train", {"loss": float(result.loss.detach())})
-
-    def on_epoch_end(self, state: State) -> None:
-        if self._count:
-            names = list(self._sums)
-            means = (torch.stack([self._sums[n] for n in names]) / self._count).tolist()
-            self._write(state, "train_epoch", dict(zip(names, means, strict=True)))
-
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
         if self.client is None:
             self._start(state)
-        self._write(state, split, metrics)
+        self.write(state, split, metrics)
         if not self._fitting:  # a standalone evaluate() has no fit end to end the run
             self._end("FINISHED")
 
@@ -224,7 +196,7 @@ class MlflowLog:
             self.client.set_terminated(self.run_id, status=status)
         self.client = None
 
-    def _write(self, state: State, split: str, values: dict[str, Any]) -> None:
+    def write(self, state: State, split: str, values: dict[str, Any]) -> None:
         if self.client is None or self.run_id is None:
             return
         now = int(time.time() * 1000)

@@ -8,13 +8,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from unitrain.errors import ConfigError
 from unitrain.plugins.run_store import RUN_DIR
+from unitrain.plugins.scalar_logger import ScalarLogger
 
 if TYPE_CHECKING:
-    from unitrain.core.result import StepResult
     from unitrain.core.state import State
 
 __all__ = ["TensorBoardLog"]
@@ -34,7 +32,7 @@ def _summary_writer_class() -> Any:
     return module.SummaryWriter
 
 
-class TensorBoardLog:
+class TensorBoardLog(ScalarLogger):
     """Write scalars to TensorBoard event files in ``log_dir``.
 
     ``log_dir`` defaults to ``<run dir>/tensorboard`` of the :class:`~unitrain.plugins.RunStore`
@@ -59,18 +57,11 @@ class TensorBoardLog:
         every_n_steps: int | None = 50,
         flush_secs: int = 30,
     ) -> None:
-        if every_n_steps is not None and every_n_steps < 1:
-            raise ConfigError(
-                f"TensorBoardLog(every_n_steps={every_n_steps}): must be >= 1 or None"
-            )
+        super().__init__(every_n_steps)
         self._writer_class = _summary_writer_class()
         self.log_dir = None if log_dir is None else Path(log_dir)
-        self.every_n_steps = every_n_steps
         self.flush_secs = flush_secs
         self.writer: Any = None  # a SummaryWriter while open
-        self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
-        self._fitting = False
 
     def on_fit_start(self, state: State) -> None:
         self._fitting = True
@@ -78,31 +69,10 @@ class TensorBoardLog:
         # Resumed at step T: everything up to T is in the checkpoint's past, drop the rest.
         self._open(state, purge_step=state.global_step + 1 if state.global_step > 0 else None)
 
-    def on_epoch_start(self) -> None:
-        self._sums, self._count = {}, 0
-
-    def on_train_step_end(self, state: State, result: StepResult) -> None:
-        if result.loss is None:
-            return
-        values = {"loss": result.loss.detach(), **result.metrics}
-        for name, value in values.items():
-            previous = self._sums.get(name)
-            self._sums[name] = value.detach() if previous is None else previous + value.detach()
-        self._count += 1
-        every = self.every_n_steps
-        if every is not None and state.ends_window and state.global_step % every == 0:
-            self._write(state, "train", {"loss": float(result.loss.detach())})
-
-    def on_epoch_end(self, state: State) -> None:
-        if self._count:
-            names = list(self._sums)
-            means = (torch.stack([self._sums[n] for n in names]) / self._count).tolist()
-            self._write(state, "train_epoch", dict(zip(names, means, strict=True)))
-
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
         if self.writer is None:
             self._open(state, purge_step=None)
-        self._write(state, split, metrics)
+        self.write(state, split, metrics)
         if not self._fitting:  # a standalone evaluate() has no fit end to close the writer
             self._close_writer()
 
@@ -140,7 +110,7 @@ class TensorBoardLog:
             self.writer.close()  # flushes every pending event to disk
             self.writer = None
 
-    def _write(self, state: State, split: str, values: dict[str, Any]) -> None:
+    def write(self, state: State, split: str, values: dict[str, Any]) -> None:
         if self.writer is None:
             return
         for name, value in values.items():
