@@ -13,9 +13,14 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 from torch import nn
 
 import unitrain as ut
+
+# Shared 2-core machines make single examples slow now and then: no per-example deadline.
+settings.register_profile("unitrain", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("unitrain")
 
 FEATURES = 3
 CLASSES = 2
