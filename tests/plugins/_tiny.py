@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -29,3 +31,20 @@ def tiny_task(seed: int = 0, lr: float = 0.1) -> ut.Task:
         metrics={"accuracy": ut.accuracy},
         optimizer=lambda params: torch.optim.SGD(params, lr=lr),
     )
+
+
+class ValueRecorder:
+    """The trainer's own numbers: the loss of each optimizer step and each evaluation."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.losses: dict[int, float] = {}
+        self.evals: dict[tuple[str, int], dict[str, float]] = {}
+
+    def on_train_step_end(self, state: ut.State, result: Any) -> None:
+        if state.ends_window:
+            self.losses[state.global_step] = float(result.loss.detach())
+
+    def on_eval_end(self, state: ut.State, split: str, metrics: dict[str, float]) -> None:
+        self.evals[(split, state.global_step)] = dict(metrics)

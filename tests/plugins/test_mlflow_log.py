@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import unitrain as ut
+from tests.plugins._tiny import ValueRecorder as Recorder
 from tests.plugins._tiny import tiny_batches, tiny_task
 from tests.runs.trainkit import CrashAt, make_data, make_trainer
 from unitrain.plugins.checkpoint import Checkpoint
@@ -30,23 +31,6 @@ def client_for(uri: str) -> Any:
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
-
-
-class Recorder:
-    """The trainer's own numbers: the loss of each optimizer step and each evaluation."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.losses: dict[int, float] = {}
-        self.evals: dict[tuple[str, int], dict[str, float]] = {}
-
-    def on_train_step_end(self, state: ut.State, result: Any) -> None:
-        if state.ends_window:
-            self.losses[state.global_step] = float(result.loss.detach())
-
-    def on_eval_end(self, state: ut.State, split: str, metrics: dict[str, float]) -> None:
-        self.evals[(split, state.global_step)] = dict(metrics)
 
 
 # MLflow's SQL store still uses a loader option SQLAlchemy 2.1 deprecates (not ours to fix)

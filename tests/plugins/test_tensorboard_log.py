@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import unitrain as ut
+from tests.plugins._tiny import ValueRecorder as Recorder
 from tests.plugins._tiny import tiny_batches, tiny_task
 from tests.runs.trainkit import CrashAt, make_data, make_trainer
 from unitrain.plugins.checkpoint import Checkpoint
@@ -21,23 +21,6 @@ def _needs_tensorboard(request: pytest.FixtureRequest) -> None:
     """Skip without the extra, except the test of what happens then."""
     if "missing_package" not in request.node.name:
         pytest.importorskip("tensorboard")
-
-
-class Recorder:
-    """The trainer's own numbers: the loss of each optimizer step and each evaluation."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.losses: dict[int, float] = {}
-        self.evals: dict[tuple[str, int], dict[str, float]] = {}
-
-    def on_train_step_end(self, state: ut.State, result: Any) -> None:
-        if state.ends_window:
-            self.losses[state.global_step] = float(result.loss.detach())
-
-    def on_eval_end(self, state: ut.State, split: str, metrics: dict[str, float]) -> None:
-        self.evals[(split, state.global_step)] = dict(metrics)
 
 
 def scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:

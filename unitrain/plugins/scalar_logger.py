@@ -44,10 +44,13 @@ class ScalarLogger:
     def on_train_step_end(self, state: State, result: StepResult) -> None:
         if result.loss is None:
             return
-        values = {"loss": result.loss.detach(), **result.metrics}
+        values = {"loss": result.loss, **result.metrics}
         for name, value in values.items():
-            previous = self._sums.get(name)
-            self._sums[name] = value.detach() if previous is None else previous + value.detach()
+            total = self._sums.get(name)
+            if total is None:  # one accumulator per name and epoch, then added to in place
+                self._sums[name] = value.detach().clone()
+            else:
+                total.add_(value.detach())
         self._count += 1
         every = self.every_n_steps
         if every is not None and state.ends_window and state.global_step % every == 0:
