@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -105,6 +106,25 @@ def raw_loop(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
     return model
+
+
+def ignite_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, device: torch.device
+) -> Callable[[Any, Batch], torch.Tensor]:
+    """The raw loop's step as an Ignite ``Engine`` process function (plus the
+    ``model.train()`` an Ignite trainer calls per step)."""
+
+    def step(engine: Any, batch: Batch) -> torch.Tensor:
+        inputs, targets = batch[0].to(device), batch[1].to(device)
+        model.train()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        detached: torch.Tensor = loss.detach()  # no .item(): no host sync, as in the raw loop
+        return detached
+
+    return step
 
 
 def same_weights(a: nn.Module, b: nn.Module) -> bool:

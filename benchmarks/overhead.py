@@ -32,6 +32,7 @@ from _common import (
     Case,
     base_parser,
     emit,
+    ignite_step,
     make_batches,
     measure,
     print_table,
@@ -125,19 +126,7 @@ def ignite_case(batches: Sequence[Batch], seed: int) -> Case | None:
     def run(epochs: int, tick: Tick | None = None) -> nn.Module:
         model = tiny_mlp(seed)
         optimizer = _optimizer(model.parameters())
-        loss_fn = nn.CrossEntropyLoss()
-
-        def step(engine: Any, batch: Batch) -> torch.Tensor:
-            inputs, targets = batch[0].to(CPU), batch[1].to(CPU)
-            model.train()
-            loss = loss_fn(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            detached: torch.Tensor = loss.detach()  # no .item(): no host sync, as in the raw loop
-            return detached
-
-        engine = Engine(step)
+        engine = Engine(ignite_step(model, optimizer, nn.CrossEntropyLoss(), CPU))
         if tick is not None:
             engine.add_event_handler(Events.EPOCH_STARTED, lambda _: tick())
         with quiet():

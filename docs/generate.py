@@ -5,7 +5,8 @@
 
 The hook reference is rendered from ``unitrain/hooks/specs.py``: its section banners, each
 hook's signature, kind (event or stage) and docstring, so the docs cannot drift from the
-spec. The loop pseudocode comes from ``unitrain/core/loop.py``'s docstring.
+spec. The loop pseudocode comes from the docstrings of ``unitrain/core/loop.py`` and
+``unitrain/core/passes.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import unitrain.core.loop
+import unitrain.core.passes
 from unitrain.hooks.specs import Hooks
 
 DOCS = Path(__file__).resolve().parent
@@ -70,8 +72,9 @@ def render_hooks() -> str:
 
 
 def render_loop() -> str:
-    """The loop's pseudocode blocks from its module docstring."""
-    doc = inspect.getdoc(unitrain.core.loop) or ""
+    """The pseudocode blocks of the loop's and the passes' module docstrings."""
+    modules = (unitrain.core.loop, unitrain.core.passes)
+    doc = "\n\n".join(inspect.getdoc(module) or "" for module in modules)
     blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", doc + "\n")
     code = "\n\n".join(inspect.cleandoc(block) for block in blocks)
     return f"```text\n{code.strip()}\n```"

@@ -108,7 +108,9 @@ def logged_steps(root: Path) -> list[int]:
 def start_and_kill(root: Path, epochs: int, kill_at: int, signum: int, pace: float) -> int:
     """Start the child, send ``signum`` once it has logged ``kill_at`` steps; its exit code."""
     command = [sys.executable, __file__, "--worker", "--root", str(root), "--epochs", str(epochs)]
-    child = subprocess.Popen([*command, "--pace", str(pace)])
+    # the same number of threads as here: a kernel may sum in another order with another count
+    threads = ["--threads", str(torch.get_num_threads())]
+    child = subprocess.Popen([*command, "--pace", str(pace), *threads])
     while child.poll() is None and len(logged_steps(root)) < kill_at:
         time.sleep(0.02)
     if child.poll() is not None:
@@ -124,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signal", choices=("kill", "term"), default="kill")
     parser.add_argument("--root", type=Path, help="runs folder (default: a new temporary one)")
     parser.add_argument("--pace", type=float, default=0.05, help="child's sleep per step (s)")
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.worker:
         return worker(args.root, args.epochs, args.pace)
     root = Path(tempfile.mkdtemp(prefix="unitrain-resume-")) if args.root is None else args.root

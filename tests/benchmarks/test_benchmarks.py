@@ -32,7 +32,9 @@ def load(monkeypatch: pytest.MonkeyPatch) -> Any:
     def load(name: str) -> ModuleType:
         return importlib.import_module(name)
 
+    threads = torch.get_num_threads()
     yield load
+    torch.set_num_threads(threads)  # the benchmarks pin one thread; later tests expect the default
 
 
 def _final_lines(output: str) -> dict[str, str]:
@@ -122,3 +124,16 @@ def test_paired_epochs_reject_different_weights_and_count_ticks(load: Any) -> No
     other = common.Case("other lr", run(0.1), run(0.2))
     with pytest.raises(common.WeightMismatch, match="other lr"):
         paired.measure_paired([other], raw_epochs, run(0.1), epochs=3, repeats=1)
+
+
+def test_instructions_runs_each_case_and_needs_valgrind(
+    load: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = load("instructions")
+    for case in ("raw loop", "unitrain bare"):  # what each valgrind process runs
+        module.main(["--worker", case, "1", "--steps", "2"])
+    with pytest.raises(SystemExit, match="unknown case"):
+        module.main(["--worker", "nothing", "1"])
+    monkeypatch.setattr(module.shutil, "which", lambda name: None)
+    assert math.isnan(module.main([])["instructions_ratio"])
+    assert "valgrind is not installed" in capsys.readouterr().out

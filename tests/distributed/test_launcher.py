@@ -26,6 +26,23 @@ def test_results_come_back_by_rank() -> None:
     ]
 
 
+def parallel_kernel() -> int:
+    torch.randn(2_000_000).exp_()  # large enough for ATen to split it over its threads
+    return torch.get_num_threads()
+
+
+def test_forked_workers_run_after_the_parent_ran_parallel_kernels() -> None:
+    # GNU OpenMP is not fork-safe: a child forked after the parent used its thread pool
+    # hangs in its first parallel kernel unless it runs one thread (the launcher's default)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        parallel_kernel()
+        assert launch(parallel_kernel, "cpu:2", start_method="fork", timeout=60) == [1, 1]
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_one_device_runs_here_without_a_process_group() -> None:
     assert launch(lambda x: (x, dist.is_initialized()), "cpu", 3) == [(3, False)]
 

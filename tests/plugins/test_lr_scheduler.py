@@ -8,7 +8,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 
 import unitrain as ut
 from tests.conftest import Unsized, make_batches, make_model, make_task
-from unitrain.plugins.lr_scheduler import LRScheduler, ScheduledLR
+from unitrain.plugins.lr_scheduler import LRScheduler, ScheduledLR, SchedulerStepper
 
 
 def lr(state: ut.State, index: int = 0) -> float:
@@ -108,3 +108,33 @@ def test_scheduler_state_is_in_the_trainer_state_dict() -> None:
     trainer.fit(make_batches(1))
     saved = trainer.state_dict()
     assert saved["schedulers"][0]["last_epoch"] == 2
+
+
+class LRAtEpochEnd:
+    def __init__(self, order: int = 0) -> None:
+        self.order = order
+        self.seen: list[float] = []
+
+    def on_epoch_end(self, state: ut.State) -> None:
+        self.seen.append(lr(state))
+
+
+def test_the_stepper_is_registered_only_when_there_is_a_scheduler() -> None:
+    bare = ut.Trainer(make_task(), max_epochs=1, device="cpu")
+    bare.fit(make_batches(2))
+    assert "lr_scheduler" not in bare.plugins and not bare.state.schedulers
+    stepped = ut.Trainer(make_task(lr=0.8, scheduler=halve), max_epochs=1, device="cpu")
+    assert "lr_scheduler" not in stepped.plugins  # made with the optimizers, at fit start
+    stepped.fit(make_batches(2))
+    stepped.fit(make_batches(2))  # a second fit keeps the one stepper
+    names = [r.name for r in stepped.plugins if isinstance(r.plugin, SchedulerStepper)]
+    assert names == ["lr_scheduler"]
+
+
+def test_plugins_see_the_stepped_rate_at_epoch_end_unless_they_go_first() -> None:
+    after, before = LRAtEpochEnd(), LRAtEpochEnd(order=-5)
+    task = make_task(lr=0.8, scheduler=halve)
+    trainer = ut.Trainer(task, plugins=[after, before], max_epochs=2, device="cpu")
+    trainer.fit(make_batches(2))
+    assert after.seen == pytest.approx([0.4, 0.2])
+    assert before.seen == pytest.approx([0.8, 0.4])

@@ -19,6 +19,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import unitrain.runs.checkpoint as ckpt
 from tests.runs.trainkit import BATCH, SAMPLES, assert_same, make_data, make_trainer, snapshot
 from unitrain.errors import UnitrainWarning
@@ -38,6 +40,9 @@ class Pace:
 
 
 def _child(root: str, kill_at_write: int | None) -> None:
+    # A forked child must not use the OpenMP pool its parent started: GNU OpenMP is not
+    # fork-safe, and its first parallel kernel can then wait forever. One thread needs no pool.
+    torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     if kill_at_write is not None:
         real = ckpt._write_bytes

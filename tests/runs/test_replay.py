@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
+import torch
 
 import unitrain as ut
 from tests.runs.trainkit import assert_same, make_data, make_trainer, snapshot
@@ -65,3 +67,56 @@ def test_a_cut_epoch_resumed_with_less_data_is_refused(tmp_path: Path) -> None:
     shorter = list(make_data())[:3]
     with pytest.raises(CheckpointError, match=r"after batch 5.*only 3 batches"):
         resumed.fit(shorter, resume="latest")
+
+
+class StateAt:
+    """Takes the trainer's state at a step boundary (before micro-step ``micro_step``), as a
+    hand-made checkpointing plugin would."""
+
+    def __init__(self, trainer: ut.Trainer, micro_step: int) -> None:
+        self.trainer, self.micro_step = trainer, micro_step
+        self.saved: dict[str, object] | None = None
+
+    def on_train_step_start(self, state: ut.State) -> None:
+        if state.micro_step == self.micro_step:  # a copy: the state_dict shares the tensors
+            self.saved = copy.deepcopy(self.trainer.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("plugins", "setting", "tracked"),
+    [
+        ([], None, False),
+        (["checkpoint"], None, True),
+        ([], True, True),
+        (["checkpoint"], False, False),
+    ],
+    ids=["bare", "checkpoint", "forced-on", "forced-off"],
+)
+def test_fetches_are_tracked_when_a_checkpoint_may_be_written(
+    tmp_path: Path, plugins: list[str], setting: bool | None, tracked: bool
+) -> None:
+    trainer = make_trainer([Checkpoint(tmp_path)] if plugins else [])
+    trainer.replay.track_fetches = setting
+    spy = StateAt(trainer, 3)
+    trainer.add_plugin(spy)
+    trainer.fit(make_data())
+    assert spy.saved is not None
+    before_fetch = spy.saved["data_order"]["before_fetch"]  # type: ignore[index]
+    assert all(isinstance(s, torch.Tensor) for s in before_fetch) is tracked
+    assert all(s is None for s in before_fetch) is not tracked
+
+
+def test_a_manual_state_dict_without_tracking_still_resumes_exactly() -> None:
+    # what tracking adds is only for data loading that draws from the global RNG; a loader
+    # shuffling with its own generator resumes exactly from any mid-epoch state_dict
+    straight = make_trainer()
+    straight.fit(make_data())
+    first = make_trainer()
+    spy = StateAt(first, 8)  # epoch 1, batch 2
+    first.add_plugin(spy)
+    first.fit(make_data())
+    assert spy.saved is not None
+    resumed = make_trainer(init_seed=5)
+    resumed.load_state_dict(spy.saved)
+    resumed.fit(make_data())
+    assert_same(snapshot(resumed), snapshot(straight))

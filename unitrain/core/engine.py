@@ -10,7 +10,8 @@ import torch
 
 from unitrain.core.config import TrainerConfig, make_config
 from unitrain.core.data import make_eval_loaders, make_loader
-from unitrain.core.loop import run_evaluation, run_fit, run_prediction
+from unitrain.core.loop import run_fit
+from unitrain.core.passes import run_evaluation, run_prediction
 from unitrain.core.state import State
 from unitrain.distributed.trainer import Distributed
 from unitrain.errors import ConfigError, StageError
@@ -85,7 +86,6 @@ class Trainer:
         self.replay = Replay(self.state)  # the epoch's data order, for exact resume
         self.state.stash[STATE_DICT] = self.state_dict
         self.plugins.register(task, name="task")
-        self.plugins.register(SchedulerStepper(), name="lr_scheduler")
         for plugin in plugins:
             self.plugins.register(plugin)
         self.distributed.setup(self)
@@ -176,6 +176,11 @@ class Trainer:
                 if not isinstance(scheduler, ScheduledLR):
                     scheduler = ScheduledLR(scheduler)
                 state.schedulers.append(scheduler)
+        stepping = any(isinstance(record.plugin, SchedulerStepper) for record in self.plugins)
+        if state.schedulers and not stepping:
+            # registered only when there is something to step: an idle listener on every
+            # step still costs a call
+            self.plugins.register(SchedulerStepper())
 
     def length_reached(self) -> bool:
         """True when ``max_epochs`` or ``max_steps`` is reached."""

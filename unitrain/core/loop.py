@@ -1,4 +1,4 @@
-"""The loop: fit → epoch → step, and the eval and predict passes.
+"""The training loop: fit → epoch → step.
 
 Pseudocode of ``fit`` (every hook call stands beside the state change it announces)::
 
@@ -24,11 +24,9 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
     on_fit_end
     (on any exception: every plugin's on_exception, each isolated; then the error propagates)
 
-An evaluation pass over one split::
-
-    on_eval_start(split)                        # eval mode, no grad, state.split
-    for batch: on_eval_step_start; run_prepare_batch; run_eval_step; on_eval_step_end
-    on_eval_end(split, metrics)                 # sample-weighted means of the pass
+The step runs as written in :func:`run_train_step`, or, for a task whose default stages
+nothing overrides, as the same work in one function (:mod:`unitrain.tasks.fast_step`).
+The evaluation and prediction passes are in :mod:`unitrain.core.passes`.
 """
 
 from __future__ import annotations
@@ -37,19 +35,19 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-import torch
-
-from unitrain.core.aggregate import MeanAccumulator
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
-from unitrain.core.result import StepResult
+from unitrain.core.passes import finish_train_step, run_evaluation
+from unitrain.core.result import no_result
+from unitrain.core.window import enter_window, step_optimizers, step_partial_window
 from unitrain.errors import ConfigError, StageError
+from unitrain.tasks.fast_step import make_fast_step
 
 if TYPE_CHECKING:
     from unitrain.core.engine import Trainer
     from unitrain.core.state import State
 
-__all__ = ["run_evaluation", "run_fit", "run_prediction"]
+__all__ = ["run_epoch", "run_fit", "run_train_step"]
 
 
 def run_fit(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None:
@@ -72,7 +70,10 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
     state.epoch_length = limit if length is None else min(length, limit or length)
     state.batch_idx = 0
     train.set_epoch(state.epoch)
-    trainer.replay.start_epoch(train.batches)  # snapshot the data order; replay it on resume
+    # snapshot the data order, to replay it on resume; keep the RNG state before each fetch
+    # only when a plugin may write a resumable checkpoint (see unitrain.runs.replay)
+    resumable = any(callable(getattr(r.plugin, "resume_dirs", None)) for r in trainer.plugins)
+    trainer.replay.start_epoch(train.batches, track_fetches=resumable)
     hooks.on_epoch_start(state)
     assert state.model is not None
     state.model.train()
@@ -82,13 +83,19 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
     if length is None and config.accumulation > 1:
         batches = _mark_last(batches, state)  # the short last window then steps inside its step
     steps = trainer.replay.batches(batches)  # a resumed epoch skips its done batches
+    fast_step = make_fast_step(trainer, evals)  # None when a stage is overridden
+    max_steps, exhausted = config.max_steps, True
     for drawn, batch in enumerate(steps):
         if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
             check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
-        run_train_step(trainer, batch, evals)
-        if state.stop_requested == "now" or trainer.steps_reached():
+        if fast_step is None or not fast_step(batch):
+            run_train_step(trainer, batch, evals)
+        if state.stop_requested == "now" or (
+            max_steps is not None and state.global_step >= max_steps
+        ):
+            exhausted = False
             break
-    trainer.replay.end_batches()  # an epoch cut short here (max_steps) is resumed from here
+    trainer.replay.end_batches(exhausted)  # an epoch cut short here is resumed from here
     if state.batch_idx == 0 and state.stop_requested != "now":  # else: no end, no progress
         raise ConfigError(
             f"{train.name} yielded no batches in epoch {state.epoch}; give at least one "
@@ -96,7 +103,7 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
             "than one epoch"
         )
     if not state.ends_window and state.stop_requested != "now":
-        _step_partial_window(trainer, state.batch_idx % config.accumulation)
+        step_partial_window(trainer, state.batch_idx % config.accumulation)
     elif not state.ends_window:  # stopped inside a window: drop it, or a later fit adds it
         for optimizer in state.optimizers:
             optimizer.zero_grad(set_to_none=True)
@@ -110,62 +117,21 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
 
 def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> None:
     """One micro-step: forward, backward, and the optimizer step when the window ends."""
-    state, hooks, k = trainer.state, trainer.hooks, trainer.config.accumulation
-    if k > 1:
-        start = state.batch_idx - state.batch_idx % k
-        length = state.epoch_length
-        window = k if length is None else min(k, length - start)
-        if window < state.accumulation_window and state.batch_idx > start:
-            # an unsized loader's last window proved short: its earlier micro-steps divided
-            # their losses by k; rescale so the window's gradient is the mean over `window`
-            _scale_gradients(state, state.accumulation_window / window)
-        state.accumulation_window = window
-        state.ends_window = state.batch_idx - start + 1 == window
+    state, hooks, accumulation = trainer.state, trainer.hooks, trainer.config.accumulation
+    if accumulation > 1:
+        enter_window(state, accumulation)
     hooks.on_train_step_start(state, batch)
     batch = hooks.run_prepare_batch(state, batch)
     result = hooks.run_forward(state, batch)
     if result is None:
-        raise StageError(_no_result("run_forward", "a StepResult with the loss to backpropagate"))
+        raise StageError(no_result("run_forward", "a StepResult with the loss to backpropagate"))
     hooks.run_backward(state, result)
     state.micro_step += 1
     hooks.on_after_backward(state, result)
     if state.ends_window:
-        _step_optimizers(trainer)
+        step_optimizers(trainer)
     hooks.on_train_step_end(state, batch, result)
-    every = trainer.config.eval_every_steps
-    if every is not None and state.ends_window and state.global_step % every == 0:
-        for split, loader in evals.items() if state.stop_requested != "now" else ():
-            run_evaluation(trainer, split, loader)
-    state.batch_idx += 1
-
-
-def _step_optimizers(trainer: Trainer) -> None:
-    state, hooks = trainer.state, trainer.hooks
-    for index, optimizer in enumerate(state.optimizers):
-        hooks.on_before_optimizer_step(state, optimizer, index)
-        hooks.run_optimizer_step(state, optimizer, index)
-        hooks.on_after_optimizer_step(state, optimizer, index)
-        optimizer.zero_grad(set_to_none=True)
-    state.global_step += 1
-
-
-def _step_partial_window(trainer: Trainer, taken: int) -> None:
-    """Step the last window of an epoch of unknown length, which ran short.
-
-    Its gradients were divided by the full window size; rescale them to the mean over the
-    micro-steps actually taken, as a window of known length would have.
-    """
-    _scale_gradients(trainer.state, trainer.config.accumulation / taken)
-    _step_optimizers(trainer)
-
-
-def _scale_gradients(state: State, factor: float) -> None:
-    with torch.no_grad():
-        for optimizer in state.optimizers:
-            for group in optimizer.param_groups:
-                for parameter in group["params"]:
-                    if parameter.grad is not None:
-                        parameter.grad.mul_(factor)
+    finish_train_step(trainer, evals)
 
 
 def _mark_last(batches: Iterable[Any], state: State) -> Iterator[Any]:
@@ -178,72 +144,3 @@ def _mark_last(batches: Iterable[Any], state: State) -> Iterator[Any]:
             current = following
         state.epoch_length = state.batch_idx + 1
         yield current
-
-
-def run_evaluation(trainer: Trainer, split: str, loader: Loader) -> dict[str, float]:
-    """One pass over ``loader``; returns (and stores in the state) the averaged metrics."""
-    state, hooks = trainer.state, trainer.hooks
-    assert state.model is not None
-    saved = (state.stage, state.split, state.batch_idx)
-    was_training = state.model.training
-    state.stage, state.split, state.batch_idx = "eval", split, 0
-    state.model.eval()
-    try:
-        with torch.no_grad():
-            hooks.on_eval_start(state, split)
-            totals = MeanAccumulator()
-            for index, batch in enumerate(loader.batches):
-                state.batch_idx = index
-                if index == 0:
-                    check_batch(batch, f"first batch of {loader.name}", loader.expect_minibatch)
-                hooks.on_eval_step_start(state, split, batch)
-                prepared = hooks.run_prepare_batch(state, batch)
-                result = hooks.run_eval_step(state, prepared)
-                if not isinstance(result, StepResult):
-                    raise StageError(_no_result("run_eval_step", "a StepResult", result))
-                totals.add(result)
-                hooks.on_eval_step_end(state, split, prepared, result)
-            totals.synchronize(state.device)  # all ranks' sums and counts (distributed)
-            metrics = totals.compute()
-            state.eval_metrics[split] = metrics
-            hooks.on_eval_end(state, split, metrics)
-    finally:
-        state.stage, state.split, state.batch_idx = saved
-        state.model.train(was_training)
-    return metrics
-
-
-def run_prediction(trainer: Trainer, loader: Loader) -> list[Any]:
-    """One prediction pass; returns what ``run_predict_step`` gave for each batch."""
-    state, hooks = trainer.state, trainer.hooks
-    assert state.model is not None
-    outputs: list[Any] = []
-    saved, was_training = (state.stage, state.batch_idx), state.model.training
-    state.stage, state.batch_idx = "predict", 0
-    state.model.eval()
-    try:
-        with torch.no_grad():
-            hooks.on_predict_start(state)
-            for index, batch in enumerate(loader.batches):
-                state.batch_idx = index
-                if index == 0:
-                    check_batch(batch, f"first batch of {loader.name}", loader.expect_minibatch)
-                prepared = hooks.run_prepare_batch(state, batch)
-                output = hooks.run_predict_step(state, prepared)
-                if output is None:
-                    raise StageError(_no_result("run_predict_step", "the batch's predictions"))
-                hooks.on_predict_step_end(state, prepared, output)
-                outputs.append(output)
-            hooks.on_predict_end(state)
-    finally:  # as after an evaluation: a plugin may predict in the middle of a fit
-        state.stage, state.batch_idx = saved
-        state.model.train(was_training)
-    return outputs
-
-
-def _no_result(stage: str, expected: str, got: object = None) -> str:
-    return (
-        f"stage {stage!r} returned {type(got).__name__ if got is not None else 'nothing'}; "
-        f"expected {expected}. The task implements it by default: check that a plugin or "
-        f"Task subclass that overrides {stage} returns its result"
-    )

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["StepResult"]
+__all__ = ["StepResult", "no_result"]
 
 
 @dataclass(slots=True, eq=False)
@@ -38,3 +38,12 @@ class StepResult:
         for name, value in self.metrics.items():
             values[name] = value.detach()
         return values
+
+
+def no_result(stage: str, expected: str, got: object = None) -> str:
+    """The message for a stage that returned nothing (or the wrong thing)."""
+    return (
+        f"stage {stage!r} returned {type(got).__name__ if got is not None else 'nothing'}; "
+        f"expected {expected}. The task implements it by default: check that a plugin or "
+        f"Task subclass that overrides {stage} returns its result"
+    )

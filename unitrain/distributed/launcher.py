@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import torch
 from torch.distributed.elastic.multiprocessing import (
     DefaultLogsSpecs,
     SignalException,
@@ -116,6 +117,10 @@ def _worker(
 ) -> Any:
     """Entry point of one worker: join the group, run ``fn``, stamp a failure's time."""
     env = detect_env()
+    # OMP_NUM_THREADS is 1 unless the caller set it (as torchrun does). Applied here as well
+    # for forked workers: GNU OpenMP is not fork-safe, and a worker forked from a parent that
+    # already ran parallel kernels waits forever in its first one unless it runs one thread.
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     for name in _SIGNALS:  # a forked worker inherits torchelastic's handlers from the parent
         default = signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL
         signal.signal(getattr(signal, name), default)
@@ -149,6 +154,7 @@ def _worker_envs(spec: DeviceSpec, workdir: str) -> dict[int, dict[str, str]]:
         "UNITRAIN_FAILURE_DIR": workdir,
         "TORCHELASTIC_RUN_ID": f"unitrain-{port}",
     }
+    common["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "1")  # as torchrun does
     if sys.platform.startswith("linux") and "GLOO_SOCKET_IFNAME" not in os.environ:
         common["GLOO_SOCKET_IFNAME"] = "lo"  # one node: loopback; avoids hostname lookups
     return {

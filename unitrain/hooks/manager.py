@@ -104,6 +104,7 @@ class PluginManager:
         self._records: dict[str, PluginRecord] = {}
         self._skipped: dict[str, RankRule] = {}
         self._counter = 0
+        self.generation = 0  # bumped whenever the plugin set changes (plans cached on it expire)
         self._relay = _Relay()
         self.hooks: Hooks = cast(Hooks, self._relay)
         self._rebuild()
@@ -227,15 +228,16 @@ class PluginManager:
                     f"{type(failure).__name__}: {failure}"
                 )
 
-    def _on_hook_error(self, error: BaseException, hook: str, impls: list[pluggy.HookImpl]) -> None:
+    def note_error(self, error: BaseException, hook: str, plugin: str | None) -> None:
+        """Add the one note naming the plugin that raised ``error`` in ``hook`` and where
+        the loop was; an error already noted is left alone."""
         if getattr(error, _NOTED, False):
             return
-        culprit = _find_culprit(error, impls)
         who = "an unknown implementation"
-        if culprit is not None:
-            record = self._records.get(culprit)
+        if plugin is not None:
+            record = self._records.get(plugin)
             dist = f" (from {record.distribution})" if record and record.distribution else ""
-            who = f"plugin {culprit!r}{dist}"
+            who = f"plugin {plugin!r}{dist}"
         error.add_note(
             f"unitrain: raised by {who} in hook {hook!r} ({describe_position(self.state)})"
         )
@@ -243,6 +245,10 @@ class PluginManager:
             setattr(error, _NOTED, True)
         except AttributeError:  # an exception with __slots__: a second note is harmless
             pass
+
+    def _on_hook_error(self, error: BaseException, hook: str, impls: list[pluggy.HookImpl]) -> None:
+        if not getattr(error, _NOTED, False):
+            self.note_error(error, hook, _find_culprit(error, impls))
 
     # ----------------------------------------------------------- internals
 
@@ -303,6 +309,7 @@ class PluginManager:
         return (bucket, record.order, record.index)
 
     def _rebuild(self) -> None:
+        self.generation += 1
         for name in dir(Hooks):
             if name.startswith("_"):
                 continue

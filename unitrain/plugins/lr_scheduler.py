@@ -49,7 +49,15 @@ class ScheduledLR:
 
 
 class SchedulerStepper:
-    """Steps every scheduler in ``state.schedulers`` at its interval (registered by default)."""
+    """Steps every scheduler in ``state.schedulers`` at its interval.
+
+    The trainer registers it when the first scheduler is made (at the start of the first
+    fit), with ``order = -1``: before the other plugins' ``on_train_step_end`` and
+    ``on_epoch_end``, so they see the learning rate of the next step or epoch.
+    """
+
+    name = "lr_scheduler"
+    order = -1
 
     def on_train_step_end(self, state: State) -> None:
         if not state.ends_window:

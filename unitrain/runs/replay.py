@@ -20,6 +20,18 @@ but :meth:`Replay.end_batches` keeps where it stopped: a checkpoint written afte
 that epoch, the batches done and the random state at the cut (``"cut": True``). A resume then
 continues that epoch from the next batch, as the uninterrupted run would have; the random
 state at the cut is put back just before that batch is fetched (it had not been fetched yet).
+
+What makes a mid-epoch resume exact when data loading in this process draws from the global
+RNGs (a shuffle with Python's ``random`` or numpy in a custom iterable, a random
+augmentation) is costly on a small model: the torch RNG state kept before every fetch (about
+1 % of its step) and numpy's and Python's states at each epoch start (about 0.1 ms). So this
+**fetch tracking** is on only when someone may write a resumable checkpoint:
+:attr:`Replay.track_fetches` is ``None`` (automatic: on when a registered plugin has a
+``resume_dirs()`` method, as the :class:`~unitrain.plugins.checkpoint.Checkpoint` and
+run-store plugins do), or set it to ``True`` / ``False``. Without it the epoch start keeps
+the torch CPU RNG and the loader's generators, which is all a ``DataLoader`` (workers
+included) orders its batches with: a mid-epoch ``Trainer.state_dict()`` then resumes
+exactly unless data loading draws from a global RNG in this process.
 """
 
 from __future__ import annotations
@@ -52,9 +64,11 @@ def loader_generators(batches: object) -> list[torch.Generator]:
     return found
 
 
-def snapshot(generators: list[torch.Generator]) -> dict[str, Any]:
-    """Every global RNG plus the given generators' states."""
-    return {"rng": capture_rng(), "generators": [g.get_state() for g in generators]}
+def snapshot(generators: list[torch.Generator], every_rng: bool = True) -> dict[str, Any]:
+    """Every global RNG (or only torch's CPU one, which alone orders a ``DataLoader``'s
+    shuffling) plus the given generators' states."""
+    rng = capture_rng() if every_rng else {"torch": torch.get_rng_state()}
+    return {"rng": rng, "generators": [g.get_state() for g in generators]}
 
 
 def restore(saved: dict[str, Any], generators: list[torch.Generator]) -> None:
@@ -69,6 +83,8 @@ class Replay:
 
     def __init__(self, state: State) -> None:
         self.state = state
+        self.track_fetches: bool | None = None  # None: the loop decides (see the module doc)
+        self._tracking = True
         self.epoch: int | None = None
         self.generators: list[torch.Generator] = []
         self.epoch_start: dict[str, Any] | None = None
@@ -77,17 +93,20 @@ class Replay:
         self._resume_snapshot: dict[str, Any] | None = None
         self.before_fetch: torch.Tensor | None = None
         self.before_previous: torch.Tensor | None = None
-        self.exhausted = False  # the epoch's batches ran out (not cut short)
         self.cut: dict[str, Any] | None = None  # where the last epoch was cut short, if it was
 
     # ------------------------------------------------------------------ the loop's calls
 
-    def start_epoch(self, batches: object) -> None:
-        """Called by the loop before ``on_epoch_start``: snapshot, or restore on resume."""
+    def start_epoch(self, batches: object, track_fetches: bool = True) -> None:
+        """Called by the loop before ``on_epoch_start``: snapshot, or restore on resume.
+
+        ``track_fetches`` is the loop's automatic choice, used unless :attr:`track_fetches`
+        is set."""
         state = self.state
+        self._tracking = track_fetches if self.track_fetches is None else self.track_fetches
         self.generators = loader_generators(batches)
         pending, self.pending = self.pending, None
-        self.cut, self.exhausted = None, False
+        self.cut = None
         if pending is not None and pending["epoch"] == state.epoch:
             restore(pending["epoch_start"], self.generators)
             if pending.get("scaler") is not None and state.grad_scaler is not None:
@@ -100,20 +119,28 @@ class Replay:
                     "cut": bool(pending.get("cut")),
                 }
         self.epoch = state.epoch
-        self.epoch_start = snapshot(self.generators)
+        self.epoch_start = snapshot(self.generators, every_rng=self._tracking)
 
     def batches(self, batches: Iterable[Any]) -> Iterator[Any]:
         """The epoch's batches; on a mid-epoch resume, without those already done.
 
-        Before each fetch the torch RNG state is kept (a 5 KB copy, no host sync): data
-        loading in this process may draw from it (random augmentations), interleaved with
-        the training's own draws, so a resume makes the last two fetches (a loader may read
-        one batch ahead) from the states they had.
+        When fetches are tracked, the torch RNG state is kept before each one (a 5 KB copy,
+        no host sync): data loading in this process may draw from it (random augmentations),
+        interleaved with the training's own draws, so a resume makes the last two fetches
+        (a loader may read one batch ahead) from the states they had. With nothing to skip
+        or track, the loader's own iterator is returned.
         """
         skip, self._skip = self._skip, 0
         saved, self._resume_snapshot = self._resume_snapshot, None
         iterator = iter(batches)
         self.before_fetch = self.before_previous = None
+        if not skip and not self._tracking:
+            return iterator
+        return self._replayed(iterator, skip, saved)
+
+    def _replayed(
+        self, iterator: Iterator[Any], skip: int, saved: dict[str, Any] | None
+    ) -> Iterator[Any]:
         if skip:
             assert saved is not None
             previous, last = saved.get("before_fetch") or (None, None)
@@ -137,28 +164,29 @@ class Replay:
                 first = next(iterator, _END)
                 restore(saved, self.generators)  # after the fetch, as when it was saved
             if first is _END:
-                self.exhausted = True
                 return
             yield first
+        if not self._tracking:
+            yield from iterator
+            return
         while True:
             self.before_previous, self.before_fetch = self.before_fetch, torch.get_rng_state()
             batch = next(iterator, _END)
             if batch is _END:
-                self.exhausted = True
                 return
             yield batch
 
-    def end_batches(self) -> None:
+    def end_batches(self, exhausted: bool) -> None:
         """Called by the loop when the epoch's batches stop: keep where an epoch was cut.
 
-        Cut: the batches did not run out (and a known epoch length was not reached), at the
-        end of an accumulation window (inside one, the window's gradients are dropped, so
-        its first micro-steps could not be continued).
+        Cut: the batches did not run out (``exhausted``; nor was a known epoch length
+        reached), at the end of an accumulation window (inside one, the window's gradients
+        are dropped, so its first micro-steps could not be continued).
         """
         state = self.state
         length = state.epoch_length
         complete = length is not None and state.batch_idx >= length
-        if self.exhausted or complete or not state.ends_window or state.batch_idx == 0:
+        if exhausted or complete or not state.ends_window or state.batch_idx == 0:
             self.cut = None
             return
         assert self.epoch_start is not None

@@ -18,7 +18,7 @@ from unitrain.core.metrics import IDatasetMetric
 from unitrain.core.result import StepResult
 from unitrain.errors import ConfigError, StageError
 
-__all__ = ["OptimizerFactory", "TaskBase"]
+__all__ = ["OptimizerFactory", "TaskBase", "batch_size_of", "loss_weight", "total_loss"]
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 LossFn = Callable[..., torch.Tensor]
@@ -77,8 +77,8 @@ class TaskBase:
         """Every loss as ``(reweight, raw)``: ``loss(mb)`` for minibatches, else
         ``loss(outputs, targets)``; the weight is the loss's ``loss_reweight`` (or 1.0)."""
         if isinstance(batch, IMiniBatch):
-            return {n: (_weight(fn), fn(batch)) for n, fn in self.losses.items()}
-        return {n: (_weight(fn), fn(outputs, targets)) for n, fn in self.losses.items()}
+            return {n: (loss_weight(fn), fn(batch)) for n, fn in self.losses.items()}
+        return {n: (loss_weight(fn), fn(outputs, targets)) for n, fn in self.losses.items()}
 
     def compute_metrics(self, batch: Any, outputs: Any, targets: Any) -> dict[str, torch.Tensor]:
         """Every metric as a batch mean, computed without building a graph."""
@@ -104,12 +104,12 @@ class TaskBase:
             inputs, targets = self.split_batch(batch)
             outputs = self.forward(inputs)
             regularizer = None
-            size = _batch_size(inputs)
+            size = batch_size_of(inputs)
         losses = self.compute_losses(batch, outputs, targets)
         if isinstance(regularizer, torch.Tensor):
             losses["regularizer"] = (self.regularizer_reweight, regularizer)
         return StepResult(
-            loss=_total(losses),
+            loss=total_loss(losses),
             losses=losses,
             metrics=self.compute_metrics(batch, outputs, targets),
             outputs=outputs,
@@ -130,7 +130,7 @@ class TaskBase:
 _REWEIGHT = "loss_reweight"
 
 
-def _weight(loss: LossFn) -> float:
+def loss_weight(loss: LossFn) -> float:
     # The instance's own value, else the class's: getattr(module, name, default) on an
     # nn.Module without the attribute would format and raise an AttributeError inside the
     # module's __getattr__ on every step (~1.5 µs per loss).
@@ -140,7 +140,7 @@ def _weight(loss: LossFn) -> float:
     return float(value)
 
 
-def _total(losses: dict[str, tuple[float, torch.Tensor]]) -> torch.Tensor | None:
+def total_loss(losses: dict[str, tuple[float, torch.Tensor]]) -> torch.Tensor | None:
     total: torch.Tensor | None = None
     for weight, raw in losses.values():
         term = raw if weight == 1.0 else raw * weight  # exact parity with an unweighted loop
@@ -148,11 +148,11 @@ def _total(losses: dict[str, tuple[float, torch.Tensor]]) -> torch.Tensor | None
     return total
 
 
-def _batch_size(inputs: Any) -> int:
+def batch_size_of(inputs: Any) -> int:
     if isinstance(inputs, torch.Tensor) and inputs.dim() > 0:
         return int(inputs.shape[0])
     if isinstance(inputs, tuple | list) and inputs:
-        return _batch_size(inputs[0])
+        return batch_size_of(inputs[0])
     if isinstance(inputs, Mapping) and inputs:
-        return _batch_size(next(iter(inputs.values())))
+        return batch_size_of(next(iter(inputs.values())))
     return 1

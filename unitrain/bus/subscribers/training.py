@@ -71,7 +71,7 @@ class TestAccuracySubscriber(Subscriber):
         if (message.global_step + 1) % self.every:
             return
         from unitrain.core.data import make_loader
-        from unitrain.core.loop import run_evaluation
+        from unitrain.core.passes import run_evaluation
 
         bundles = self.current_bundles
         trainer = getattr(getattr(bundles, "context", None), "trainer", None)

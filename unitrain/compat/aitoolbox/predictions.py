@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from unitrain.core.data import make_loader
-from unitrain.core.loop import run_evaluation, run_prediction
+from unitrain.core.passes import run_evaluation, run_prediction
 from unitrain.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from unitrain.compat.pytorch_task.logger import Logger
 from unitrain.compat.pytorch_task.parts import EngineData, One, batch_size, overrides, tensors
 from unitrain.core.data import make_loader
 from unitrain.core.engine import Trainer
-from unitrain.core.loop import run_evaluation, run_prediction
+from unitrain.core.passes import run_evaluation, run_prediction
 from unitrain.core.result import StepResult
 from unitrain.errors import ConfigError
 from unitrain.hooks.markers import hookimpl, not_a_hook

@@ -1,0 +1,152 @@
+"""Instructions per step, counted by valgrind: a measure of overhead that load cannot disturb.
+
+Timing on a shared machine drifts by several percent from one second to the next, more than
+the overhead we want to see. Valgrind's cachegrind counts the instructions a process runs,
+and simulates its caches, the same way every time. Each case (the raw loop of
+``overhead.py``, unitrain bare, optionally Ignite's ``Engine``) runs in its own process
+under cachegrind for E1 and for E2 epochs of the tiny MLP; the difference divided by
+``(E2 − E1) · steps`` is the count per step, with imports and set-up cancelled, as in the
+marginal-epoch method. Reported per step: instructions (``Ir``), first-level instruction
+and data cache misses (``I1mr``, ``D1mr``), and each as a ratio to the raw loop.
+
+Instructions are not time (a cache miss costs more than an add), but on this workload the
+two move together, and a change of 1 % in the count is visible here where a timing would
+need hundreds of repeats. Needs ``valgrind`` on the PATH (``apt install valgrind``); each
+process takes a few minutes (importing torch under valgrind dominates), ``--jobs`` run side
+by side. Final lines: ``instructions_ratio`` (unitrain ÷ raw), ``i1_miss_ratio``,
+``d1_miss_ratio``, ``ignite_instructions_ratio`` (``nan`` unless ``--ignite``).
+Run: ``python benchmarks/instructions.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from _common import (
+    emit,
+    ignite_step,
+    make_batches,
+    print_table,
+    raw_loop,
+    single_thread,
+    tiny_mlp,
+)
+from torch import nn
+
+CPU = torch.device("cpu")
+EVENTS = {"Ir": "I   refs", "I1mr": "I1  misses", "D1mr": "D1  misses"}
+
+
+def work(case: str, epochs: int, steps: int) -> None:
+    """What one valgrind process runs: ``epochs`` epochs of ``case``."""
+    single_thread()
+    batches = make_batches(steps, 64, 32, 10, seed=0)
+    model = tiny_mlp(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    if case == "raw loop":
+        raw_loop(model, batches, epochs, optimizer, nn.CrossEntropyLoss(), CPU)
+    elif case == "unitrain bare":
+        import unitrain as ut
+
+        task = ut.Task(model, loss=nn.CrossEntropyLoss(), optimizer=optimizer)
+        ut.Trainer(task, max_epochs=epochs, eval_every_epochs=None, device="cpu").fit(batches)
+    elif case == "ignite Engine":
+        from ignite.engine import Engine
+
+        step = ignite_step(model, optimizer, nn.CrossEntropyLoss(), CPU)
+        Engine(step).run(batches, max_epochs=epochs)
+    else:
+        raise SystemExit(f"unknown case {case!r}")
+
+
+def count(case: str, epochs: int, steps: int, folder: Path) -> dict[str, int]:
+    """Run ``case`` under cachegrind; its event totals."""
+    out = folder / f"{case.replace(' ', '_')}.{epochs}.out"
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=yes",
+        f"--cachegrind-out-file={out}",
+        sys.executable,
+        __file__,
+        "--worker",
+        case,
+        str(epochs),
+        "--steps",
+        str(steps),
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    if finished.returncode != 0:
+        raise SystemExit(f"{case} under valgrind failed:\n{finished.stderr[-2000:]}")
+    totals = {}
+    for key, label in EVENTS.items():
+        found = re.search(rf"{label}:\s+([\d,]+)", finished.stderr)
+        if found is None:
+            raise SystemExit(f"no {label!r} in valgrind's report for {case}")
+        totals[key] = int(found.group(1).replace(",", ""))
+    return totals
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=64, help="batches per epoch")
+    parser.add_argument("--epochs", type=int, nargs=2, default=(1, 5), metavar=("E1", "E2"))
+    parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at a time")
+    parser.add_argument("--ignite", action="store_true", help="count Ignite's Engine too")
+    parser.add_argument("--worker", nargs=2, metavar=("CASE", "EPOCHS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        work(args.worker[0], int(args.worker[1]), args.steps)
+        return {}
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: nothing to count (apt install valgrind)")
+        emit({"instructions_ratio": math.nan})
+        return {"instructions_ratio": math.nan}
+    cases = ["raw loop", "unitrain bare", *(["ignite Engine"] if args.ignite else [])]
+    first, last = args.epochs
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(args.jobs) as pool:
+        jobs = {
+            (case, epochs): pool.submit(count, case, epochs, args.steps, Path(folder))
+            for case in cases
+            for epochs in (first, last)
+        }
+        totals = {key: job.result() for key, job in jobs.items()}
+    steps = (last - first) * args.steps
+    per_step = {
+        case: {k: (totals[case, last][k] - totals[case, first][k]) / steps for k in EVENTS}
+        for case in cases
+    }
+    raw = per_step["raw loop"]
+    rows = [
+        [case, *(f"{v[k]:,.0f}" for k in EVENTS), *(f"{v[k] / raw[k]:.4f}" for k in EVENTS)]
+        for case, v in per_step.items()
+    ]
+    print(
+        f"tiny MLP 32-64-10, batch 64, {args.steps} steps/epoch, torch {torch.__version__}, "
+        f"1 thread; counted by cachegrind, epochs {first} vs {last}"
+    )
+    headers = ["case", *(f"{k}/step" for k in EVENTS), *(f"{k} ratio" for k in EVENTS)]
+    print_table("per step", headers, rows)
+    bare = per_step["unitrain bare"]
+    ignite = per_step.get("ignite Engine")
+    values = {
+        "instructions_ratio": bare["Ir"] / raw["Ir"],
+        "i1_miss_ratio": bare["I1mr"] / raw["I1mr"],
+        "d1_miss_ratio": bare["D1mr"] / raw["D1mr"],
+        "ignite_instructions_ratio": math.nan if ignite is None else ignite["Ir"] / raw["Ir"],
+    }
+    emit(values)
+    return values
+
+
+if __name__ == "__main__":
+    main()

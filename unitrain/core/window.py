@@ -1,0 +1,63 @@
+"""Accumulation windows and the optimizer step that ends each one.
+
+A window is ``accumulation`` micro-steps (fewer for the last one of an epoch); each
+micro-step's loss is divided by the window's length, so the window's gradient is the mean
+over its micro-steps, as one large batch would give.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from unitrain.core.engine import Trainer
+    from unitrain.core.state import State
+
+__all__ = ["enter_window", "scale_gradients", "step_optimizers", "step_partial_window"]
+
+
+def enter_window(state: State, accumulation: int) -> None:
+    """Before a micro-step (``accumulation > 1``): set the window's length and whether this
+    micro-step ends it."""
+    start = state.batch_idx - state.batch_idx % accumulation
+    length = state.epoch_length
+    window = accumulation if length is None else min(accumulation, length - start)
+    if window < state.accumulation_window and state.batch_idx > start:
+        # an unsized loader's last window proved short: its earlier micro-steps divided
+        # their losses by the full size; rescale so the window's gradient is the mean
+        scale_gradients(state, state.accumulation_window / window)
+    state.accumulation_window = window
+    state.ends_window = state.batch_idx - start + 1 == window
+
+
+def step_optimizers(trainer: Trainer) -> None:
+    """Step every optimizer between its two events, clear its gradients, count the step."""
+    state, hooks = trainer.state, trainer.hooks
+    for index, optimizer in enumerate(state.optimizers):
+        hooks.on_before_optimizer_step(state, optimizer, index)
+        hooks.run_optimizer_step(state, optimizer, index)
+        hooks.on_after_optimizer_step(state, optimizer, index)
+        optimizer.zero_grad(set_to_none=True)
+    state.global_step += 1
+
+
+def step_partial_window(trainer: Trainer, taken: int) -> None:
+    """Step the last window of an epoch of unknown length, which ran short.
+
+    Its gradients were divided by the full window size; rescale them to the mean over the
+    micro-steps actually taken, as a window of known length would have.
+    """
+    scale_gradients(trainer.state, trainer.config.accumulation / taken)
+    step_optimizers(trainer)
+
+
+def scale_gradients(state: State, factor: float) -> None:
+    """Multiply every optimized parameter's gradient by ``factor``."""
+    with torch.no_grad():
+        for optimizer in state.optimizers:
+            for group in optimizer.param_groups:
+                for parameter in group["params"]:
+                    if parameter.grad is not None:
+                        parameter.grad.mul_(factor)
