@@ -115,7 +115,7 @@ def make_task(
     )
 
 
-class Path:
+class StepCounts:
     """Counts the steps each path ran."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
@@ -148,9 +148,9 @@ def train(
     data: Any = None,
     task_options: Any = None,
     **settings: Any,
-) -> tuple[Seen, dict[str, torch.Tensor], Path]:
+) -> tuple[Seen, dict[str, torch.Tensor], StepCounts]:
     with monkeypatch.context() as patch:
-        path = Path(patch, fast)
+        path = StepCounts(patch, fast)
         task = make_task(**(task_options or {}))
         seen = Seen()
         settings.setdefault("max_epochs", 2)
@@ -159,7 +159,7 @@ def train(
         return seen, task.model.state_dict(), path
 
 
-def assert_paths_agree(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Path:
+def assert_paths_agree(monkeypatch: pytest.MonkeyPatch, **options: Any) -> StepCounts:
     fast_seen, fast_weights, fast_path = train(monkeypatch, True, **options)
     slow_seen, slow_weights, slow_path = train(monkeypatch, False, **options)
     assert slow_path.fast == 0 and slow_path.generic > 0
@@ -259,7 +259,7 @@ def test_an_overridden_step_or_a_stage_plugin_runs_the_generic_step(
         trainer = ut.Trainer(task, plugins=plugins, max_epochs=1, device="cpu")
         assert make_fast_step(trainer, {}) is None
         with monkeypatch.context() as patch:
-            path = Path(patch, True)
+            path = StepCounts(patch, True)
             trainer.fit(make_batches(3))
         assert (path.fast, path.generic) == (0, 3)
 
@@ -283,7 +283,7 @@ def test_other_batches_take_the_generic_step(monkeypatch: pytest.MonkeyPatch) ->
             return mixed()
 
     with monkeypatch.context() as patch:
-        path = Path(patch, True)
+        path = StepCounts(patch, True)
         ut.Trainer(_task(), max_epochs=1, device="cpu").fit(Mixed())
     assert (path.fast, path.generic) == (2, 2)
 
@@ -304,7 +304,7 @@ def test_a_plugin_added_mid_epoch_hears_the_next_step(monkeypatch: pytest.Monkey
     trainer = ut.Trainer(_task(), max_epochs=1, device="cpu")
     trainer.add_plugin(Joiner(trainer, late))
     with monkeypatch.context() as patch:
-        path = Path(patch, True)
+        path = StepCounts(patch, True)
         trainer.fit(make_batches(4))
     assert [entry[0] for entry in late.log if entry[0] == "start"] == ["start", "start"]
     assert [entry[2] for entry in late.log if entry[0] == "start"] == [2, 3]
@@ -335,7 +335,7 @@ def test_errors_name_the_stage_on_both_paths(
     notes = []
     for fast in (True, False):
         with monkeypatch.context() as patch:
-            Path(patch, fast)
+            StepCounts(patch, fast)
             task = ut.Task(model, loss=nn.CrossEntropyLoss(), optimizer=optimizer)
             trainer = ut.Trainer(task, max_epochs=1, device="cpu")
             with pytest.raises((ValueError, RuntimeError), match="says no") as caught:
