@@ -6,8 +6,11 @@ and simulates its caches, the same way every time. Each case (the raw loop of
 ``overhead.py``, unitrain bare, optionally Ignite's ``Engine``) runs in its own process
 under cachegrind for E1 and for E2 epochs of the tiny MLP; the difference divided by
 ``(E2 − E1) · steps`` is the count per step, with imports and set-up cancelled, as in the
-marginal-epoch method. Reported per step: instructions (``Ir``), first-level instruction
-and data cache misses (``I1mr``, ``D1mr``), and each as a ratio to the raw loop.
+marginal-epoch method. Every process runs with the same ``PYTHONHASHSEED`` (``--hash-seed``):
+string hashes decide dictionary collisions, and with a random seed per process the
+imports alone differ by millions of instructions, which ``E2 − E1`` would not cancel.
+Reported per step: instructions (``Ir``), first-level instruction and data cache misses
+(``I1mr``, ``D1mr``), and each as a ratio to the raw loop.
 
 Instructions are not time (a cache miss costs more than an add), but on this workload the
 two move together, and a change of 1 % in the count is visible here where a timing would
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -68,7 +72,7 @@ def work(case: str, epochs: int, steps: int) -> None:
         raise SystemExit(f"unknown case {case!r}")
 
 
-def count(case: str, epochs: int, steps: int, folder: Path) -> dict[str, int]:
+def count(case: str, epochs: int, steps: int, hash_seed: int, folder: Path) -> dict[str, int]:
     """Run ``case`` under cachegrind; its event totals."""
     out = folder / f"{case.replace(' ', '_')}.{epochs}.out"
     command = [
@@ -84,7 +88,11 @@ def count(case: str, epochs: int, steps: int, folder: Path) -> dict[str, int]:
         "--steps",
         str(steps),
     ]
-    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    # one string-hash seed for every process: with a random one, dictionary and set
+    # collisions (and so the instructions of imports and of each lookup) differ from
+    # process to process by millions of instructions, more than a step's overhead
+    environment = {**os.environ, "PYTHONHASHSEED": str(hash_seed), "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     if finished.returncode != 0:
         raise SystemExit(f"{case} under valgrind failed:\n{finished.stderr[-2000:]}")
     totals = {}
@@ -101,6 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--steps", type=int, default=64, help="batches per epoch")
     parser.add_argument("--epochs", type=int, nargs=2, default=(1, 5), metavar=("E1", "E2"))
     parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at a time")
+    parser.add_argument("--hash-seed", type=int, default=0, help="PYTHONHASHSEED of each run")
     parser.add_argument("--ignite", action="store_true", help="count Ignite's Engine too")
     parser.add_argument("--worker", nargs=2, metavar=("CASE", "EPOCHS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -115,7 +124,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     first, last = args.epochs
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(args.jobs) as pool:
         jobs = {
-            (case, epochs): pool.submit(count, case, epochs, args.steps, Path(folder))
+            (case, epochs): pool.submit(
+                count, case, epochs, args.steps, args.hash_seed, Path(folder)
+            )
             for case in cases
             for epochs in (first, last)
         }

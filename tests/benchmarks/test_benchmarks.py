@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import math
 import re
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -137,3 +138,25 @@ def test_instructions_runs_each_case_and_needs_valgrind(
     monkeypatch.setattr(module.shutil, "which", lambda name: None)
     assert math.isnan(module.main([])["instructions_ratio"])
     assert "valgrind is not installed" in capsys.readouterr().out
+
+
+def test_instructions_runs_every_process_with_one_hash_seed(
+    load: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    module = load("instructions")
+    seen: list[tuple[list[str], str]] = []
+
+    def valgrind(command: list[str], env: dict[str, str], **_: Any) -> Any:
+        seen.append((command, env["PYTHONHASHSEED"]))
+        report = "==1== I   refs:      1,234,567\n==1== I1  misses:  89\n==1== D1  misses: 1,000\n"
+        return subprocess.CompletedProcess(command, 0, "", report)
+
+    monkeypatch.setattr(module.subprocess, "run", valgrind)
+    totals = module.count("raw loop", 3, 2, 7, tmp_path)
+    assert totals == {"Ir": 1_234_567, "I1mr": 89, "D1mr": 1_000}
+    command, seed = seen[0]
+    assert (
+        seed == "7"
+        and command[0] == "valgrind"
+        and command[-4:] == ["raw loop", "3", "--steps", "2"]
+    )

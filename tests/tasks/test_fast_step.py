@@ -14,6 +14,7 @@ from torch import nn
 
 import unitrain as ut
 import unitrain.core.loop
+import unitrain.tasks.fast_step
 from tests.conftest import Unsized, make_batches
 from unitrain.tasks.fast_step import make_fast_step, uses_default_stages
 
@@ -346,3 +347,100 @@ def test_errors_name_the_stage_on_both_paths(
         f"raised by plugin 'task' in hook {hook!r} (stage fit, epoch 0, batch_idx 0"
         in (notes[0][0])
     )
+
+
+def test_a_step_nobody_listens_to_builds_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[ut.StepResult] = []
+    real = unitrain.tasks.fast_step.StepResult
+
+    def counted(*args: Any) -> ut.StepResult:
+        built.append(real(*args))
+        return built[-1]
+
+    monkeypatch.setattr(unitrain.tasks.fast_step, "StepResult", counted)
+    weights = []
+    for plugins in ([], [Seen()]):
+        task = make_task()
+        with monkeypatch.context() as patch:
+            path = StepCounts(patch, True)
+            ut.Trainer(task, plugins=plugins, max_epochs=1, device="cpu").fit(make_batches(4))
+        assert path.fast == 4
+        weights.append(task.model.state_dict())
+    assert len(built) == 4  # the second fit's steps, for Seen; none for the bare fit
+    assert all(result.batch_size == 4 and result.loss is not None for result in built)
+    for name, value in weights[0].items():
+        assert torch.equal(weights[1][name], value), name
+
+
+class Annealer:
+    """Anneals the loss weight: the instance's own value every step, the class's every epoch."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        self.loss = loss
+
+    def on_epoch_start(self, state: ut.State) -> None:
+        Reweighted.loss_reweight = 0.25 * (state.epoch + 1)
+
+    def on_train_step_start(self, state: ut.State) -> None:
+        if state.batch_idx % 2:
+            self.loss.loss_reweight = 1.0 / (state.batch_idx + 1)
+        else:
+            del self.loss.__dict__["loss_reweight"]  # the class's value again
+
+
+@pytest.mark.parametrize("listened", [False, True], ids=["bare", "listened"])
+def test_an_annealed_loss_weight_is_read_every_step(
+    monkeypatch: pytest.MonkeyPatch, listened: bool
+) -> None:
+    weights = []
+    try:
+        for fast in (True, False):
+            task = make_task(only="l2")
+            loss = task.losses["l2"]
+            loss.loss_reweight = 1.0
+            plugins = [Annealer(loss), *([Seen()] if listened else [])]
+            with monkeypatch.context() as patch:
+                path = StepCounts(patch, fast)
+                trainer = ut.Trainer(task, plugins=plugins, max_epochs=2, device="cpu")
+                trainer.fit(make_batches(4))
+            assert path.fast == (8 if fast else 0)
+            weights.append(task.model.state_dict())
+    finally:
+        Reweighted.loss_reweight = 0.25
+    for name, value in weights[1].items():
+        assert torch.equal(weights[0][name], value), name
+
+
+class Scheduled(nn.Module):
+    """A loss whose class computes its weight: halved at every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    @property
+    def loss_reweight(self) -> float:
+        return 0.5**self.calls
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return outputs.pow(2).mean()
+
+
+def test_a_weight_computed_by_the_class_is_read_every_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    weights, seen = [], []
+    for fast in (True, False):
+        torch.manual_seed(0)
+        task = ut.Task(nn.Linear(3, 2), losses={"scheduled": Scheduled()}, optimizer=_sgd)
+        recorder = Seen()
+        with monkeypatch.context() as patch:
+            path = StepCounts(patch, fast)
+            ut.Trainer(task, plugins=[recorder], max_epochs=1, device="cpu").fit(make_batches(3))
+        assert path.fast == (3 if fast else 0)
+        weights.append(task.model.state_dict())
+        seen.append([entry[-1][3]["scheduled"][0] for entry in recorder.log if entry[0] == "end"])
+    assert seen == [[1.0, 0.5, 0.25]] * 2  # read before each call of the loss
+    for name, value in weights[1].items():
+        assert torch.equal(weights[0][name], value), name

@@ -35,6 +35,8 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from torch import nn
+
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
 from unitrain.core.passes import finish_train_step, run_evaluation
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from unitrain.core.engine import Trainer
     from unitrain.core.state import State
 
-__all__ = ["run_epoch", "run_fit", "run_train_step"]
+__all__ = ["enter_train_mode", "run_epoch", "run_fit", "run_train_step"]
 
 
 def run_fit(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None:
@@ -76,7 +78,7 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
     trainer.replay.start_epoch(train.batches, track_fetches=resumable)
     hooks.on_epoch_start(state)
     assert state.model is not None
-    state.model.train()
+    enter_train_mode(state.model)
     batches = train.batches if limit is None else islice(train.batches, limit)
     if state.stop_requested == "now":  # asked in on_epoch_start: no step runs at all
         batches = ()
@@ -132,6 +134,24 @@ def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> No
         step_optimizers(trainer)
     hooks.on_train_step_end(state, batch, result)
     finish_train_step(trainer, evals)
+
+
+def enter_train_mode(model: nn.Module) -> None:
+    """``model.train()``, unless every module already trains and none overrides ``train``.
+
+    The call sets ``training`` on every module through ``nn.Module.__setattr__``: ~20 µs an
+    epoch for a three-layer model, where this check costs ~2 µs.
+    """
+    pending = [model]
+    while pending:
+        module = pending.pop()
+        if not module.training or type(module).train is not _MODULE_TRAIN:
+            model.train()
+            return
+        pending.extend(child for child in module._modules.values() if child is not None)
+
+
+_MODULE_TRAIN = nn.Module.train
 
 
 def _mark_last(batches: Iterable[Any], state: State) -> Iterator[Any]:

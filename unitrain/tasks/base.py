@@ -18,7 +18,15 @@ from unitrain.core.metrics import IDatasetMetric
 from unitrain.core.result import StepResult
 from unitrain.errors import ConfigError, StageError
 
-__all__ = ["OptimizerFactory", "TaskBase", "batch_size_of", "loss_weight", "total_loss"]
+__all__ = [
+    "REWEIGHT",
+    "OptimizerFactory",
+    "TaskBase",
+    "batch_size_of",
+    "is_descriptor",
+    "loss_weight",
+    "total_loss",
+]
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 LossFn = Callable[..., torch.Tensor]
@@ -127,17 +135,24 @@ class TaskBase:
         return result.loss
 
 
-_REWEIGHT = "loss_reweight"
+REWEIGHT = "loss_reweight"
 
 
 def loss_weight(loss: LossFn) -> float:
     # The instance's own value, else the class's: getattr(module, name, default) on an
     # nn.Module without the attribute would format and raise an AttributeError inside the
     # module's __getattr__ on every step (~1.5 µs per loss).
-    value: Any = getattr(loss, "__dict__", {}).get(_REWEIGHT)
+    value: Any = getattr(loss, "__dict__", {}).get(REWEIGHT)
     if value is None:
-        value = getattr(type(loss), _REWEIGHT, 1.0)
+        value = getattr(type(loss), REWEIGHT, 1.0)
+        if is_descriptor(value):  # a property computing the weight: ask the loss itself
+            value = getattr(loss, REWEIGHT)
     return float(value)
+
+
+def is_descriptor(value: object) -> bool:
+    """Whether a class attribute computes what an instance reads (a property, say)."""
+    return not isinstance(value, int | float) and hasattr(type(value), "__get__")
 
 
 def total_loss(losses: dict[str, tuple[float, torch.Tensor]]) -> torch.Tensor | None:

@@ -13,9 +13,12 @@ When no plugin implements a training stage and the task overrides none of those 
 order, and calls an event's relay only when the event has implementations. It takes a
 batch only if it is a plain ``(inputs, targets)`` tuple or list and the plugin set is still
 the one it was made for; otherwise it returns ``False`` having done nothing, and the loop
-runs the generic step. The one difference: a plugin registered in the middle of a step
-hears events from the next step on (the generic step would call it for the rest of that
-step). Every engine test runs through both paths (``tests/core/conftest.py``), and
+runs the generic step. It builds the step's :class:`StepResult` only when an event that
+receives it has implementations (or the task has metrics). Two differences from the generic
+step: a plugin registered in the middle of a step hears events from the next step on (the
+generic step would call it for the rest of that step), and a ``loss_reweight`` defined on
+the loss's class (not on the loss itself, which is read every step) is read at the start of
+each epoch. Every engine test runs through both paths (``tests/core/conftest.py``), and
 ``tests/tasks/test_fast_step.py`` compares them event for event.
 """
 
@@ -31,7 +34,13 @@ from unitrain.core.data import Loader
 from unitrain.core.passes import finish_train_step
 from unitrain.core.result import StepResult
 from unitrain.core.window import enter_window
-from unitrain.tasks.base import batch_size_of, loss_weight, total_loss
+from unitrain.tasks.base import (
+    REWEIGHT,
+    batch_size_of,
+    is_descriptor,
+    loss_weight,
+    total_loss,
+)
 from unitrain.tasks.train import TrainStages
 
 if TYPE_CHECKING:
@@ -65,9 +74,15 @@ def make_fast_step(trainer: Trainer, evals: dict[str, Loader]) -> FastStep | Non
     on_before = hooks.on_before_optimizer_step if "on_before_optimizer_step" in listened else None
     on_after = hooks.on_after_optimizer_step if "on_after_optimizer_step" in listened else None
     on_end = hooks.on_train_step_end if "on_train_step_end" in listened else None
+    needs_result = on_backward is not None or on_end is not None
     tensor, backward = torch.Tensor, torch.autograd.backward
+    # a loss's class-level ``loss_reweight`` is read here, once an epoch: on an nn.Module
+    # that lacks it the lookup raises and catches an AttributeError, ~0.5 µs a step
+    known, own, default = _loss_weight_parts(task)
+    previous_loss: torch.Tensor | None = None
 
     def fast_step(batch: Any) -> bool:
+        nonlocal previous_loss
         kind = type(batch)
         if (kind is not tuple and kind is not list) or len(batch) != 2:
             return False
@@ -87,22 +102,37 @@ def make_fast_step(trainer: Trainer, evals: dict[str, Loader]) -> FastStep | Non
                 targets = targets.to(device)
             else:
                 targets = move_to_device(targets, device)
-            batch = kind((inputs, targets))
             stage = "run_forward"
             outputs = task.model(inputs)
-            plain = type(inputs) is tensor and inputs.ndim
-            size = inputs.shape[0] if plain else batch_size_of(inputs)
+            losses: dict[str, tuple[float, torch.Tensor]] | None = None
             if len(task.losses) == 1:
                 ((name, function),) = task.losses.items()
-                weight = loss_weight(function)
+                if function is known:  # its own loss_reweight, read every step
+                    value = None if own is None else own.get(REWEIGHT)
+                    weight = default if value is None else float(value)
+                else:
+                    weight = loss_weight(function)
                 raw = function(outputs, targets)
-                losses = {name: (weight, raw)}
                 loss = raw if weight == 1.0 else raw * weight
             else:
+                batch = kind((inputs, targets))
                 losses = task.compute_losses(batch, outputs, targets)
                 loss = total_loss(losses)
-            metrics = task.compute_metrics(batch, outputs, targets) if task.metrics else {}
-            result = StepResult(loss, losses, metrics, outputs, targets, size)
+            # a hand-written loop holds `loss` until the next step's forward has made a new
+            # one: the old graph (backward freed its saved tensors) keeps each parameter's
+            # gradient accumulator node alive, which autograd then reuses, not rebuilds
+            previous_loss = loss
+            result = None
+            # the StepResult (and the prepared batch) only when someone reads it: building
+            # one costs about a microsecond, several percent of overhead on a small model
+            if needs_result or task.metrics or loss is None:
+                if losses is None:  # the single loss's step: its batch is not built yet
+                    batch = kind((inputs, targets))
+                    losses = {name: (weight, raw)}
+                metrics = task.compute_metrics(batch, outputs, targets) if task.metrics else {}
+                plain = type(inputs) is tensor and inputs.ndim
+                size = inputs.shape[0] if plain else batch_size_of(inputs)
+                result = StepResult(loss, losses, metrics, outputs, targets, size)
             stage = "run_backward"
             if loss is None:
                 task.require_loss(result)  # raises, saying how to give the task a loss
@@ -111,6 +141,7 @@ def make_fast_step(trainer: Trainer, evals: dict[str, Loader]) -> FastStep | Non
             stage = None
             state.micro_step += 1
             if on_backward is not None:
+                assert result is not None
                 on_backward(state, result)
             if state.ends_window:
                 for index, optimizer in enumerate(state.optimizers):
@@ -124,6 +155,7 @@ def make_fast_step(trainer: Trainer, evals: dict[str, Loader]) -> FastStep | Non
                     optimizer.zero_grad(set_to_none=True)
                 state.global_step += 1
             if on_end is not None:
+                assert result is not None
                 on_end(state, batch, result)
         except BaseException as error:
             if stage is not None:  # as the relay of that stage would have noted it
@@ -145,6 +177,19 @@ _EVENTS = (
     "on_after_optimizer_step",
     "on_train_step_end",
 )
+
+
+def _loss_weight_parts(task: TrainStages) -> tuple[object, dict[str, Any] | None, float]:
+    """The task's single loss, its instance ``__dict__`` and its class's ``loss_reweight``;
+    no loss when there are several or the class computes the weight (a property): then
+    :func:`loss_weight` reads it every step."""
+    if len(task.losses) != 1:
+        return None, None, 1.0
+    (function,) = task.losses.values()
+    default = getattr(type(function), REWEIGHT, 1.0)
+    if is_descriptor(default):
+        return None, None, 1.0
+    return function, getattr(function, "__dict__", None), float(default)
 
 
 def uses_default_stages(task: object) -> bool:
