@@ -38,11 +38,11 @@ def _model() -> nn.Sequential:
     return nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 2))
 
 
-def _fit(model: nn.Module, *plugins: object, epochs: int = 3) -> Modes:
+def _fit(model: nn.Module, *plugins: object, epochs: int = 3, evaluate: bool = True) -> Modes:
     modes = Modes()
     task = ut.Task(model, loss=nn.CrossEntropyLoss(), optimizer=lambda p: torch.optim.SGD(p, 0.1))
     trainer = ut.Trainer(task, plugins=[modes, *plugins], max_epochs=epochs, device="cpu")
-    trainer.fit(make_batches(2), eval_data=make_batches(1))
+    trainer.fit(make_batches(2), eval_data=make_batches(1) if evaluate else None)
     return modes
 
 
@@ -79,21 +79,32 @@ class FrozenNorm(nn.Sequential):
         return self
 
 
-def test_an_overridden_train_runs_every_epoch() -> None:
-    calls: list[bool] = []
-
-    class Counted(FrozenNorm):
-        def train(self, mode: bool = True) -> Counted:
-            calls.append(mode)
-            super().train(mode)
-            return self
-
+def test_a_frozen_layer_stays_frozen_in_every_step() -> None:
     torch.manual_seed(0)
-    model = Counted(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model = FrozenNorm(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
     modes = _fit(model)
-    # each epoch's start, and the return to training mode after each epoch's evaluation
-    assert calls.count(True) >= 3
+    assert len(modes.seen) == 6
     assert all(flags == (True, True, False, True) for flags in modes.seen)
+
+
+class Counted(nn.Sequential):
+    """Overrides ``train`` and leaves every module training: only the override tells the
+    loop that calling it may matter."""
+
+    def __init__(self, *modules: nn.Module) -> None:
+        super().__init__(*modules)
+        self.calls: list[bool] = []
+
+    def train(self, mode: bool = True) -> Counted:
+        self.calls.append(mode)
+        return super().train(mode)
+
+
+def test_an_overridden_train_runs_every_epoch() -> None:
+    torch.manual_seed(0)
+    model = Counted(nn.Linear(3, 4), nn.Linear(4, 2))
+    _fit(model, evaluate=False)  # no evaluation, whose end also calls train()
+    assert model.calls == [True, True, True]  # each epoch's start
 
 
 def test_a_child_set_to_none_is_skipped() -> None:
