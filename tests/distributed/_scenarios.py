@@ -326,3 +326,30 @@ def sigterm_checkpoint(folder: str) -> dict[str, Any]:
         "saved": [p.name for p in list_checkpoints(folder)],
         "handler_restored": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
     }
+
+
+def fsdp_resume(folder: str) -> dict[str, Any]:
+    """FSDP2 with the Checkpoint plugin (every step): 2 steps, then resume="latest" to 4,
+    against a straight 4-step run; dropout draws from each rank's own stream."""
+    from unitrain.plugins.checkpoint import Checkpoint
+
+    def trainer(steps: int, *plugins: object) -> ut.Trainer:
+        made = make_trainer(plugins, dropout=0.3, strategy="fsdp", max_steps=steps, max_epochs=3)
+        torch.manual_seed(100 + dist.get_rank())
+        return made
+
+    def loader() -> DataLoader[Any]:
+        return DataLoader(dataset(32), batch_size=4, shuffle=True)
+
+    straight = trainer(4)
+    straight.fit(loader())
+    first = trainer(2, Checkpoint(folder, every_n_steps=1, every_n_epochs=None))
+    first.fit(loader())
+    resumed = trainer(4, Checkpoint(folder, every_n_steps=1, every_n_epochs=None))
+    resumed.fit(loader(), resume="latest")
+    return {
+        "straight": weights(straight),
+        "first": weights(first),
+        "resumed": weights(resumed),
+        "step": resumed.state.global_step,
+    }

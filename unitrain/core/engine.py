@@ -235,7 +235,8 @@ class Trainer:
         """Restore what :meth:`state_dict` produced (optimizers are made first if needed)."""
         state = self.state
         assert state.model is not None
-        self.distributed.check_checkpoint(checkpoint)  # another world size: refused up front
+        # another world size: refused up front; under FSDP2 the full state becomes this rank's
+        checkpoint = self.distributed.check_checkpoint(self, checkpoint)
         state.model.load_state_dict(checkpoint["model"])
         state.model.to(state.device)
         self.make_optimizers()

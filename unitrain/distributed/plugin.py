@@ -18,7 +18,9 @@ from unitrain.core.result import StepResult
 from unitrain.core.state import State
 from unitrain.distributed.agreement import SigtermFlag, agree_on_stop
 from unitrain.distributed.checkpoint import WorldSizeCheck
+from unitrain.distributed.fsdp_checkpoint import full_checkpoint_entries
 from unitrain.distributed.strategy import Strategy
+from unitrain.errors import CheckpointError
 from unitrain.hooks.markers import hookimpl
 from unitrain.runs.rng import capture_rng, restore_rng
 
@@ -154,12 +156,28 @@ class DistributedPlugin(WorldSizeCheck):
             restore_rng(saved["rng"][self._state.rank])
 
     def on_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        # FSDP2: the model and optimizer entries are this rank's shards; gather them whole
+        if self.strategy.name == "fsdp":
+            _gather_fsdp(self.gather_rng, self.model, state, checkpoint)
         # inside full_state_dict: every rank's data order (its epoch-start and current random
         # states, sampler generators, last fetches), which a mid-epoch resume replays per rank
         if self.gather_rng and "data_order" in checkpoint:
             gathered: list[Any] = [None] * state.world_size
             dist.all_gather_object(gathered, checkpoint["data_order"])
             checkpoint["rank_data_orders"] = gathered
+
+
+def _gather_fsdp(
+    every_rank: bool, model: nn.Module, state: State, checkpoint: dict[str, Any]
+) -> None:
+    if not every_rank:
+        raise CheckpointError(
+            f"trainer.state_dict() on rank {state.rank} alone under FSDP would hold only this "
+            "rank's shards of the model and optimizers; call "
+            "unitrain.distributed.full_state_dict(trainer) on every rank instead (the "
+            "Checkpoint plugin does), which gathers the full state"
+        )
+    full_checkpoint_entries(model, state.optimizers, checkpoint)
 
 
 def full_state_dict(trainer: Trainer) -> dict[str, Any]:
@@ -169,7 +187,9 @@ def full_state_dict(trainer: Trainer) -> dict[str, Any]:
     result on rank 0 (as the :class:`~unitrain.plugins.checkpoint.Checkpoint` plugin does):
     then a resume with the same number of processes gives each rank its own random streams
     and data order back (``checkpoint["rank_data_orders"]``), so dropout and other
-    randomness continue exactly, also from the middle of an epoch.
+    randomness continue exactly, also from the middle of an epoch. Under FSDP2 the model
+    and optimizer entries are the full state gathered on rank 0 (the other ranks get empty
+    ones), in the format of a one-process run: see :mod:`unitrain.distributed.fsdp_checkpoint`.
     """
     plugin = trainer.plugins.get("distributed")
     if not isinstance(plugin, DistributedPlugin):

@@ -160,8 +160,9 @@ class Distributed:
         dist.broadcast_object_list(found, src=0)
         return found[0]
 
-    def check_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse a checkpoint written by another number of processes, before loading any of it.
+    def check_checkpoint(self, trainer: Trainer, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        """Refuse a checkpoint written by another number of processes, before loading any of it;
+        return what the engine loads (under FSDP2: this rank's shards of the full state).
 
         The size is the ``"distributed"`` plugin's entry, or else (that plugin's state was
         dropped) the engine's own ``checkpoint["world_size"]``: the one rule is to refuse.
@@ -171,6 +172,9 @@ class Distributed:
             check_world_size(int(saved["world_size"]), self.env.world_size)
         elif checkpoint.get("world_size") is not None:
             check_world_size(int(checkpoint["world_size"]), self.env.world_size)
+        if self.active and self.strategy.name == "fsdp":
+            return _shard_checkpoint(trainer, checkpoint)
+        return checkpoint
 
     def _rank_device(self, trainer: Trainer) -> torch.device:
         local = self.env.local_rank
@@ -195,6 +199,16 @@ class Distributed:
         if device == "cpu" or not torch.cuda.is_available():
             return torch.device("cpu")
         return torch.device("cuda", local)
+
+
+def _shard_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    # every rank loads together (a resume, or full_state_dict's result on every rank)
+    from unitrain.distributed.fsdp_checkpoint import load_full_into_fsdp
+
+    state = trainer.state
+    assert state.model is not None
+    trainer.make_optimizers()  # their state is sharded by the model's layout: they come first
+    return load_full_into_fsdp(state.model, state.optimizers, checkpoint, state.rank)
 
 
 def _export_ranks(env: DistEnv) -> None:
