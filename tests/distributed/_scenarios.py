@@ -353,3 +353,20 @@ def fsdp_resume(folder: str) -> dict[str, Any]:
         "resumed": weights(resumed),
         "step": resumed.state.global_step,
     }
+
+
+class KillAt:
+    """Kills its own process with a signal at one micro-step (registered on one rank)."""
+
+    def __init__(self, ranks: object, micro_step: int, signum: int = signal.SIGKILL) -> None:
+        self.ranks, self.micro_step, self.signum = ranks, micro_step, signum
+
+    def on_train_step_start(self, state: ut.State, batch: Any) -> None:
+        if state.micro_step == self.micro_step:
+            os.kill(os.getpid(), self.signum)
+
+
+def killed_on_rank_one() -> None:
+    """Rank 1 is SIGKILLed at its second step; rank 0's next collective fails."""
+    trainer = make_trainer((KillAt(1, 1),), max_epochs=50)
+    trainer.fit(DataLoader(dataset(32), batch_size=4))
