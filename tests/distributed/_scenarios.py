@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import warnings
 from functools import partial
 from typing import Any
@@ -369,4 +370,23 @@ class KillAt:
 def killed_on_rank_one() -> None:
     """Rank 1 is SIGKILLed at its second step; rank 0's next collective fails."""
     trainer = make_trainer((KillAt(1, 1),), max_epochs=50)
+    trainer.fit(DataLoader(dataset(32), batch_size=4))
+
+
+class SleepAt:
+    """Sleeps (far longer than any test) at one micro-step, after noting the time."""
+
+    def __init__(self, ranks: object, micro_step: int, note: str) -> None:
+        self.ranks, self.micro_step, self.note = ranks, micro_step, note
+
+    def on_train_step_start(self, state: ut.State, batch: Any) -> None:
+        if state.micro_step == self.micro_step:
+            with open(self.note, "w") as file:
+                file.write(repr(time.time()))
+            time.sleep(600)
+
+
+def sleeps_on_rank_one(note: str) -> None:
+    """Rank 1 stops making progress at micro-step 2; hang_timeout=10."""
+    trainer = make_trainer((SleepAt(1, 2, note),), max_epochs=50, hang_timeout=10)
     trainer.fit(DataLoader(dataset(32), batch_size=4))

@@ -30,7 +30,9 @@ class Trainer:
 
     ``task`` is a plugin that supplies the default stages and owns ``model`` (see
     :class:`unitrain.Task`). Settings are validated all at once before anything runs
-    (see :class:`~unitrain.core.config.TrainerConfig`).
+    (see :class:`~unitrain.core.config.TrainerConfig`). With several processes,
+    ``hang_timeout`` (seconds; ``None``: off) stops every rank when one makes no progress
+    for that long (see :mod:`unitrain.distributed.watchdog`).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class Trainer:
         device: str | torch.device | None = None,
         devices: str | int | None = None,
         strategy: Any = None,
+        hang_timeout: float | None = 300.0,
     ) -> None:
         plugins = tuple(plugins)
         # devices="cpu:2" / "cuda:0,1" / torchrun: see unitrain.distributed.trainer; spawned

@@ -72,7 +72,9 @@ def write_stamp(
         "message": text[-4000:],
         **(extra or {}),
     }
-    path = Path(directory) / f"rank-{rank}.json"
+    # the watchdog's own record is a file of its own: the rank's error may follow it
+    name = f"rank-{rank}.json" if kind == "error" else f"rank-{rank}-{kind}.json"
+    path = Path(directory) / name
     aside = path.with_suffix(f".{os.getpid()}.tmp")
     aside.write_text(json.dumps(record))
     os.replace(aside, path)

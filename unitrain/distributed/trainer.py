@@ -34,6 +34,7 @@ from unitrain.distributed.launcher import launch
 from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
 from unitrain.distributed.sampling import shard_loader
 from unitrain.distributed.strategy import Strategy, make_strategy
+from unitrain.distributed.watchdog import DEFAULT_HANG_TIMEOUT, WatchdogPlugin, check_hang_timeout
 from unitrain.errors import ConfigError
 from unitrain.runs.trainer_state import ALL_RANKS_STATE_DICT
 
@@ -60,6 +61,7 @@ class Distributed:
         _export_ranks(self.env)
         self.spec = None if devices is None else parse_devices(devices)
         self.strategy = make_strategy(strategy)
+        self.hang_timeout = check_hang_timeout(recipe.get("hang_timeout", DEFAULT_HANG_TIMEOUT))
         from unitrain.core.engine import Trainer
 
         accepted = set(inspect.signature(Trainer.__init__).parameters) - {"self"}
@@ -98,6 +100,7 @@ class Distributed:
         wrapped = self.strategy.wrap(model, state.device)
         plugin = DistributedPlugin(state, self.strategy, trainer.task, model, wrapped)
         trainer.plugins.register(plugin, name="distributed")
+        trainer.plugins.register(WatchdogPlugin(self.hang_timeout), name="watchdog")
         # what a checkpoint writer saves (on every rank at once): every rank's random state
         collect: Callable[[], dict[str, Any]] = partial(full_state_dict, trainer)
         state.stash[ALL_RANKS_STATE_DICT] = collect
