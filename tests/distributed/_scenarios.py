@@ -390,3 +390,16 @@ def sleeps_on_rank_one(note: str) -> None:
     """Rank 1 stops making progress at micro-step 2; hang_timeout=10."""
     trainer = make_trainer((SleepAt(1, 2, note),), max_epochs=50, hang_timeout=10)
     trainer.fit(DataLoader(dataset(32), batch_size=4))
+
+
+def predict_gathered() -> dict[str, Any]:
+    """predict on 2 ranks: each rank's own share, and gather=True (a DataLoader of 37 rows in
+    batches of 5, a list of 7 batches, and dict outputs)."""
+    trainer = make_trainer()
+    loader = DataLoader(dataset(37, seed=3), batch_size=5)
+    batches = [dataset(37, seed=3)[i : i + 6][0] for i in range(0, 37, 6)]
+    return {
+        "own": trainer.predict(loader),
+        "gathered": trainer.predict(loader, gather=True),
+        "listed": trainer.predict(batches, gather=True),
+    }

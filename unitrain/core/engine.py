@@ -148,11 +148,18 @@ class Trainer:
         result: dict[str, float] = self._run(run_evaluation, self, split, loader)
         return result
 
-    def predict(self, data: object) -> list[Any]:
-        """One prediction pass; returns the predictions of each batch, in order."""
-        loader = self.distributed.shard(make_loader(data, "predict(data)", train=False), False)
+    def predict(self, data: object, *, gather: bool = False) -> list[Any]:
+        """One prediction pass; returns the predictions of each batch, in order.
+
+        With several processes each rank predicts its share of ``data`` (rank r: samples
+        r, r+W, ...) and gets its own outputs back; ``gather=True`` returns every rank's,
+        in the order and batches of ``data``, on every rank (see
+        :mod:`unitrain.distributed.gather`). In one process ``gather`` changes nothing.
+        """
+        whole = make_loader(data, "predict(data)", train=False)
+        loader = self.distributed.shard(whole, False)
         result: list[Any] = self._run(run_prediction, self, loader)
-        return result
+        return self.distributed.gather(result, whole) if gather else result
 
     # ----------------------------------------------------------- helpers for the loop
 

@@ -111,6 +111,14 @@ class Distributed:
             return loader
         return shard_loader(loader, train, self.env.rank, self.env.world_size, self.strategy.seed)
 
+    def gather(self, outputs: list[Any], whole: Loader) -> list[Any]:
+        """Every rank's predictions of ``whole``, in its order (unchanged in one process)."""
+        if not self.active or not self.strategy.shard_data:
+            return outputs
+        from unitrain.distributed.gather import gather_predictions
+
+        return gather_predictions(outputs, whole, self.env.rank, self.env.world_size)
+
     def spawn_fit(self, trainer: Trainer, *args: Any, **kwargs: Any) -> State:
         """Run ``fit`` in one process per device; this trainer then holds rank 0's result."""
         payload = self._spawn("fit", args, kwargs)[0]
