@@ -219,15 +219,16 @@ def fsdp_fit(tmp: str) -> dict[str, Any]:
     trainer.fit(
         DataLoader(dataset(32), batch_size=8), eval_data=DataLoader(dataset(17), batch_size=4)
     )
-    save_sharded(trainer.state, tmp)
+    path = save_sharded(trainer.state, tmp)
     other = make_trainer(strategy="fsdp")
     other.make_optimizers()
-    load_sharded(other.state, tmp)
+    load_sharded(other.state, path)
     return {
         "weights": weights(trainer),
         "loaded": weights(other),
         "metrics": trainer.state.eval_metrics["val"],
         "step": other.state.global_step,
+        "path": str(path),
     }
 
 

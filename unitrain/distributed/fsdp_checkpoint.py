@@ -34,10 +34,12 @@ def is_sharded(model: nn.Module) -> bool:
     return any(isinstance(p, DTensor) for p in model.parameters())
 
 
-def _options(**extra: bool) -> Any:
+def _options(cpu_offload: bool = False, broadcast_from_rank0: bool = False) -> Any:
     from torch.distributed.checkpoint.state_dict import StateDictOptions
 
-    return StateDictOptions(full_state_dict=True, **extra)
+    return StateDictOptions(
+        full_state_dict=True, cpu_offload=cpu_offload, broadcast_from_rank0=broadcast_from_rank0
+    )
 
 
 def _fqns_by_index(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[str]:
