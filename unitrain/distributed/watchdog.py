@@ -27,6 +27,7 @@ Only ranks inside ``fit`` / ``evaluate`` / ``predict`` count: an idle rank is ne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -183,9 +184,13 @@ class Watchdog:
         seen: dict[int, tuple[tuple[Any, ...], float]] = {}
         keys = [f"{_PREFIX}{rank}" for rank in range(self.world_size)]
         verdict_key = f"{_PREFIX}verdict"
+        mine = self._report()
+        moved = time.monotonic()  # when this rank last made progress
         try:
             while not self._stop.wait(self.period):
-                mine = self._report()
+                last_mine, mine = mine, self._report()
+                if mine.progress != last_mine.progress or not mine.active:
+                    moved = time.monotonic()
                 self._store.set(keys[self.rank], json.dumps(mine.__dict__))
                 if self._store.check([verdict_key]):
                     self._die(json.loads(self._store.get(verdict_key)), written=False)
@@ -208,7 +213,17 @@ class Watchdog:
                         if f["active"]
                     ]
                     self._decide(reports, everyone)
-        except Exception:  # the group is gone (the run ended): nothing left to watch
+        except Exception:
+            # the store is gone: the run ended (nothing left to watch), or its host (rank 0,
+            # or the torchrun agent) died, maybe right after deciding on a hang. A rank that
+            # itself has not moved for hang_timeout would wait for ever: it leaves too.
+            if mine.active and time.monotonic() - moved >= self.timeout:
+                message = (
+                    f"rank {self.rank} lost the process group's store (its host is gone: "
+                    f"remote process exited) after making no progress for {self.timeout:g} "
+                    f"s, {describe(mine)}"
+                )
+                self._die({"stuck_rank": self.rank, "message": message}, written=False)
             return
 
     def _report(self) -> Report:
@@ -259,7 +274,8 @@ class Watchdog:
     def _die(self, verdict: dict[str, Any], written: bool) -> None:
         if not written:
             self._record(verdict, kind="stopped")
-            self._store.add(f"{_PREFIX}acknowledged", 1)
+            with contextlib.suppress(Exception):  # the store may be gone already
+                self._store.add(f"{_PREFIX}acknowledged", 1)
         sys.stderr.write(f"[rank {self.rank}] unitrain: {verdict['message']}\n")
         sys.stderr.flush()
         sys.stdout.flush()
