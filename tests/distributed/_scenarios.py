@@ -399,8 +399,10 @@ def predict_gathered() -> dict[str, Any]:
     trainer = make_trainer()
     loader = DataLoader(dataset(37, seed=3), batch_size=5)
     batches = [dataset(37, seed=3)[i : i + 6][0] for i in range(0, 37, 6)]
+    fsdp = make_trainer(strategy="fsdp")
     return {
         "own": trainer.predict(loader),
         "gathered": trainer.predict(loader, gather=True),
         "listed": trainer.predict(batches, gather=True),
+        "fsdp": fsdp.predict(loader, gather=True),
     }

@@ -28,6 +28,7 @@ def test_gather_returns_every_row_in_dataset_order_like_one_process() -> None:
         torch.testing.assert_close(
             torch.cat(rank["gathered"]), torch.cat(expected), atol=1e-6, rtol=0
         )
+        torch.testing.assert_close(torch.cat(rank["fsdp"]), torch.cat(expected), atol=1e-6, rtol=0)
         assert len(rank["listed"]) == len(listed) == 7
         for got, want in zip(rank["listed"], listed, strict=True):
             torch.testing.assert_close(got, want, atol=1e-6, rtol=0)

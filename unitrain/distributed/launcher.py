@@ -8,9 +8,14 @@ just before (never a fixed number), joins the process group (nccl on CUDA, after
 
 When a worker raises, torchelastic's ``record`` writes its traceback to the rank's error
 file, the launcher stops every other worker (SIGTERM, then SIGKILL after a grace period), and
-:func:`launch` raises :class:`WorkerError` naming the rank that failed *first* (each worker
-also stamps the moment it failed, so the root cause wins over the peers that failed because
-it was gone) and carrying that rank's traceback.
+:func:`launch` raises :class:`WorkerError` naming the rank that failed *first* and carrying
+its traceback: each worker stamps its failure, a rank killed by a signal is seen by its exit
+code, and peers that only report a closed connection are consequences, not the cause (see
+:mod:`unitrain.distributed.failures`); a hang verdict of the watchdog names the stuck rank.
+
+A SIGTERM to the launching process is passed on to every worker (which, inside a fit, agree
+on it, checkpoint and exit 143); :func:`launch` then raises
+:class:`~unitrain.runs.signals.Preempted` (exit status 143), as a single process does.
 """
 
 from __future__ import annotations

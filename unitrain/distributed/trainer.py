@@ -10,7 +10,11 @@ Three ways to run the same script:
 - **from a device string** (``Trainer(..., devices="cpu:2")`` in a plain process): ``fit`` and
   ``evaluate`` start one process per device, each building the same trainer from the
   arguments given to this one (so they must be picklable), and the results come back here:
-  after ``fit`` this trainer holds rank 0's model, optimizers and metrics.
+  after ``fit`` this trainer holds rank 0's model, optimizers and metrics (under FSDP2 the
+  full state, gathered: :mod:`unitrain.distributed.fsdp_checkpoint`).
+
+Every rank also runs the hang watchdog (``Trainer(hang_timeout=...)``,
+:mod:`unitrain.distributed.watchdog`).
 """
 
 from __future__ import annotations
