@@ -293,7 +293,7 @@ class Watchdog:
         if error_file:  # what torchrun prints in its summary
             data = {
                 "message": {
-                    "message": f"HangError: {message}",
+                    "message": f"unitrain hang watchdog: {message}",
                     "extraInfo": {"py_callstack": message, "timestamp": str(int(time.time()))},
                 }
             }
