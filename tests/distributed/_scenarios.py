@@ -406,3 +406,40 @@ def predict_gathered() -> dict[str, Any]:
         "listed": trainer.predict(batches, gather=True),
         "fsdp": fsdp.predict(loader, gather=True),
     }
+
+
+class SaveMidWindow:
+    """Asks for a checkpoint of every rank at the boundary between the micro-steps of a
+    window (where the Checkpoint plugin saves)."""
+
+    def __init__(self) -> None:
+        self.trainer: ut.Trainer | None = None
+        self.refused = ""
+        self.open = False
+
+    def on_after_backward(self, state: ut.State) -> None:
+        self.open = not state.ends_window
+
+    def on_train_step_start(self, state: ut.State) -> None:
+        if self.open and not self.refused and self.trainer is not None:
+            try:
+                full_state_dict(self.trainer)
+            except ut.UnitrainError as error:
+                self.refused = str(error)
+
+
+def fsdp_refusals() -> dict[str, str]:
+    """Under FSDP2: trainer.state_dict() on its own, and a checkpoint inside a window."""
+    out = {}
+    trainer = make_trainer(strategy="fsdp")
+    trainer.make_optimizers()
+    try:
+        trainer.state_dict()  # on every rank here, but without gathering: refused on each
+    except ut.UnitrainError as error:
+        out["alone"] = str(error)
+    mid = SaveMidWindow()
+    windowed = make_trainer((mid,), strategy="fsdp", accumulation=2, max_epochs=1)
+    mid.trainer = windowed
+    windowed.fit(DataLoader(dataset(32), batch_size=4))
+    out["mid_window"] = mid.refused
+    return out

@@ -88,3 +88,11 @@ def test_another_world_size_is_refused_with_both_sizes_named(
     with pytest.raises(CheckpointError, match=r"run of 2 process\(es\), and this run has 1"):
         one.load_state_dict(state)
     one.state.model.load_state_dict(state["model"])  # the weights alone, as the error says
+
+
+def test_a_shard_alone_or_a_half_reduced_window_is_refused() -> None:
+    ranks = launch(s.fsdp_refusals, "cpu:2", start_method="fork", timeout=90)
+    for rank, refused in enumerate(ranks):
+        assert f"trainer.state_dict() on rank {rank} alone under FSDP" in refused["alone"]
+        assert "full_state_dict(trainer) on every rank" in refused["alone"]
+        assert "inside a gradient-accumulation window" in refused["mid_window"]

@@ -52,6 +52,7 @@ class DistributedPlugin(WorldSizeCheck):
         self.gather_rng = False  # set by unitrain.distributed.full_state_dict on every rank
         self._static_graph = bool(getattr(strategy, "static_graph", False))
         self._synced_once = False
+        self.window_open = False
 
     # ------------------------------------------------------------ the forward and no_sync
 
@@ -76,6 +77,8 @@ class DistributedPlugin(WorldSizeCheck):
     def on_after_backward(self, state: State, result: StepResult) -> None:
         self._no_sync.close()
         self._synced_once = True
+        # FSDP2 keeps a window's unreduced gradients inside its own buffers (p.grad is None)
+        self.window_open = not state.ends_window
 
     # ------------------------------------------------------------ agreeing on stops
 
@@ -158,7 +161,7 @@ class DistributedPlugin(WorldSizeCheck):
     def on_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
         # FSDP2: the model and optimizer entries are this rank's shards; gather them whole
         if self.strategy.name == "fsdp":
-            _gather_fsdp(self.gather_rng, self.model, state, checkpoint)
+            _gather_fsdp(self.gather_rng, self.model, state, checkpoint, self.window_open)
         # inside full_state_dict: every rank's data order (its epoch-start and current random
         # states, sampler generators, last fetches), which a mid-epoch resume replays per rank
         if self.gather_rng and "data_order" in checkpoint:
@@ -168,8 +171,10 @@ class DistributedPlugin(WorldSizeCheck):
 
 
 def _gather_fsdp(
-    every_rank: bool, model: nn.Module, state: State, checkpoint: dict[str, Any]
+    every_rank: bool, model: nn.Module, state: State, checkpoint: dict[str, Any], window: bool
 ) -> None:
+    if window:
+        checkpoint["grads"] = "unreduced"  # refused below, as gradients held mid-window
     if not every_rank:
         raise CheckpointError(
             f"trainer.state_dict() on rank {state.rank} alone under FSDP would hold only this "
