@@ -428,7 +428,7 @@ class SaveMidWindow:
                 self.refused = str(error)
 
 
-def fsdp_refusals() -> dict[str, str]:
+def fsdp_refusals() -> dict[str, Any]:
     """Under FSDP2: trainer.state_dict() on its own, and a checkpoint inside a window."""
     out = {}
     trainer = make_trainer(strategy="fsdp")
@@ -442,4 +442,5 @@ def fsdp_refusals() -> dict[str, str]:
     mid.trainer = windowed
     windowed.fit(DataLoader(dataset(32), batch_size=4))
     out["mid_window"] = mid.refused
+    out["accumulated"] = weights(windowed)
     return out

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from tests.distributed import _scenarios as s
 from unitrain.distributed import launch
@@ -96,3 +97,8 @@ def test_a_shard_alone_or_a_half_reduced_window_is_refused() -> None:
         assert f"trainer.state_dict() on rank {rank} alone under FSDP" in refused["alone"]
         assert "full_state_dict(trainer) on every rank" in refused["alone"]
         assert "inside a gradient-accumulation window" in refused["mid_window"]
+    # and the accumulated FSDP run (reduce-scatter once per window) equals one process
+    one = s.make_trainer(accumulation=2, max_epochs=1)
+    one.fit(DataLoader(s.dataset(32), batch_size=8))
+    for refused in ranks:
+        torch.testing.assert_close(refused["accumulated"], s.weights(one), atol=1e-6, rtol=0)
