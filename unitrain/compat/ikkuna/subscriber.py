@@ -67,7 +67,7 @@ class _Compat:
             bus.topics.register(topic, type, self)
 
     @property
-    def publications(self) -> dict[str, list[str]]:
+    def publications(self) -> dict[str, Any]:
         """A copy of the published topics by type: ``{'DATA': [...], 'META': [...]}``."""
         shaped: dict[str, list[str]] = {}
         for topic, kind in self.topic_kinds.items():  # type: ignore[attr-defined]

@@ -120,7 +120,7 @@ class Exporter:
         counts: dict[str, int] = {}
         named = []
         for module, given in self._modules.items():
-            name = given or found.get(module)
+            name = given or found.get(module) or ""
             if not name:  # ikkuna's automatic names: conv2d0, linear1 ...
                 base = type(module).__name__.lower()
                 name = f"{base}{counts.get(base, 0)}"

@@ -41,4 +41,5 @@ class AlexNetMini(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
-        return self.classifier(x.reshape(x.shape[0], -1))
+        out: torch.Tensor = self.classifier(x.reshape(x.shape[0], -1))
+        return out

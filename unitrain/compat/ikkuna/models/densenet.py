@@ -83,4 +83,5 @@ class DenseNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = functional.relu(self.features(x))
-        return self.classifier(functional.adaptive_avg_pool2d(out, 1).flatten(1))
+        logits: torch.Tensor = self.classifier(functional.adaptive_avg_pool2d(out, 1).flatten(1))
+        return logits

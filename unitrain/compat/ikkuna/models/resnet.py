@@ -67,7 +67,7 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
-        BlockType: type[BasicBlock | Bottleneck],  # noqa: N803 - ikkuna's argument name
+        BlockType: type[BasicBlock | Bottleneck],  # ikkuna's argument name
         num_blocks: list[int],
         num_classes: int = 10,
         exporter: Any = None,
@@ -97,7 +97,8 @@ class ResNet(nn.Module):
         out = functional.relu(self.bn1(self.conv1(x)))
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         out = functional.adaptive_avg_pool2d(out, 1).flatten(1)
-        return self.linear(out)
+        logits: torch.Tensor = self.linear(out)
+        return logits
 
 
 def resnet18(**kwargs: Any) -> ResNet:

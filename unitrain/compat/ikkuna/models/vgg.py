@@ -36,4 +36,5 @@ class VGG(nn.Module):
         hand_to_exporter(self, exporter)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x).reshape(x.shape[0], -1))
+        out: torch.Tensor = self.classifier(self.features(x).reshape(x.shape[0], -1))
+        return out

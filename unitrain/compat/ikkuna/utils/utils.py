@@ -140,8 +140,8 @@ def load_dataset(
     else ``/tmp/data``). ikkuna's ``ImageNetDogs`` folder dataset is not provided.
     """
     try:
-        import torchvision
-        from torchvision.transforms import Compose
+        import torchvision  # type: ignore[import-not-found]
+        from torchvision.transforms import Compose  # type: ignore[import-not-found]
     except ImportError:
         raise ConfigError(
             f"load_dataset({name!r}) loads torchvision datasets and needs torchvision, which "
@@ -168,7 +168,7 @@ def _meta(dataset: Any) -> DatasetMeta:
         labels = getattr(source, "labels", None)
     if labels is None:
         raise ConfigError(f"{type(source).__name__} has neither `targets` nor `labels`")
-    classes = len(torch.as_tensor(labels).unique())
+    classes = len(set(torch.as_tensor(labels).reshape(-1).tolist()))
     sample = dataset[0][0]
     if not isinstance(sample, torch.Tensor):
         raise ConfigError(

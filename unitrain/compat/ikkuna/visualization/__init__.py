@@ -28,8 +28,6 @@ backend_choices = ("tb", "mpl")
 def get_backend(name: str | None, plot_config: dict[str, Any], **kwargs: Any) -> Backend:
     """The backend ``name`` (``'tb'``, ``'mpl'``, or ``None`` for none) with ``plot_config``
     (``title``, ``xlabel``, ``ylabel``, ``ylims``) and any backend options."""
-    if isinstance(name, Backend):
-        return name
     if name is None:
         return NullBackend(**plot_config, **kwargs)
     if name == "tb":

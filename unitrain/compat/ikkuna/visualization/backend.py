@@ -27,6 +27,7 @@ import atexit
 import os
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -63,6 +64,12 @@ def _run_dir(log_dir: str) -> str:
         index = len(os.listdir(where)) if os.path.isdir(where) else 0
         _run_dirs[where] = os.path.join(where, f"run{index}")
     return _run_dirs[where]
+
+
+def _close_at_exit(writer: Callable[[], Any]) -> None:
+    alive = writer()
+    if alive is not None:
+        alive.close()
 
 
 def _value(datum: Any) -> float:
@@ -123,8 +130,7 @@ class TBBackend(Backend):
         self.run_dir = _run_dir(self.log_dir)
         self._writer = SummaryWriter(self.run_dir)
         self._writer.add_text("run_conf", TBBackend.info)
-        writer = weakref.ref(self._writer)
-        atexit.register(lambda: (w := writer()) is not None and w.close())
+        atexit.register(_close_at_exit, weakref.ref(self._writer))
 
     def add_data(self, module_name: str, datum: Any, step: int) -> None:
         self._writer.add_scalars(self.title, {module_name: _value(datum)}, global_step=step)
@@ -136,7 +142,8 @@ class TBBackend(Backend):
     def flush(self) -> None:
         """Write every buffered event to disk (also done when the process exits)."""
         self._writer.flush()
-        for writer in self._writer.all_writers.values():
+        writers: dict[str, Any] = self._writer.all_writers or {}
+        for writer in writers.values():
             writer.flush()
 
 
@@ -205,7 +212,9 @@ class MPLBackend(Backend):
 
     def add_histogram(self, module_name: str, datum: Any, step: int) -> None:
         plt = self._pyplot()
-        values = datum.detach().float().reshape(-1).cpu() if isinstance(datum, torch.Tensor) else datum
+        values = (
+            datum.detach().float().reshape(-1).cpu() if isinstance(datum, torch.Tensor) else datum
+        )
         self._buffer[module_name].append(torch.as_tensor(values).reshape(-1))
         if len(self._buffer[module_name]) < self._buffer_lim:
             return

@@ -39,7 +39,8 @@ def _reduce(activations: torch.Tensor, keep: float) -> torch.Tensor:
     if energy[-1] <= 0:
         return centred[:, :0]
     count = int(torch.searchsorted(energy / energy[-1], torch.tensor(keep, dtype=s.dtype))) + 1
-    return u[:, :count] * s[:count]
+    reduced: torch.Tensor = u[:, :count] * s[:count]
+    return reduced
 
 
 def svcca_similarity(a: torch.Tensor, b: torch.Tensor, keep: float = 0.98) -> float:
@@ -119,9 +120,9 @@ class SVCCASubscriber(PlotSubscriber):
         outputs: dict[Any, list[torch.Tensor]] = {module: [] for module, _ in tracked}
         handles = [
             module.register_forward_hook(
-                lambda m, args, out: outputs[m].append(out.detach())
-                if isinstance(out, torch.Tensor)
-                else None
+                lambda m, args, out: (
+                    outputs[m].append(out.detach()) if isinstance(out, torch.Tensor) else None
+                )
             )
             for module, _ in tracked
         ]
@@ -129,10 +130,12 @@ class SVCCASubscriber(PlotSubscriber):
         was_training = getattr(model, "training", None)
         if isinstance(model, torch.nn.Module):
             model.eval()
-        device = next(iter(tracked[0][0].parameters()), torch.zeros(())).device if tracked else "cpu"
+        device = (
+            next(iter(tracked[0][0].parameters()), torch.zeros(())).device if tracked else "cpu"
+        )
         try:
             with torch.no_grad():
-                for batch in self._inputs.split(self._batch_size):
+                for batch in torch.split(self._inputs, self._batch_size):
                     self._forward_fn(batch.to(device))
         finally:
             for handle in handles:
