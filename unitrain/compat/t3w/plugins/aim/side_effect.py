@@ -78,11 +78,11 @@ class AimSideEffect(ISideEffect):
         progress = loop.model.training_progress
         at = {"step": progress.step, "epoch": progress.epoch}
         for name, (reweight, raw) in step_return.get("losses", {}).items():
-            value = float(raw)
+            value = _number(raw)
             self.run.track(value, name=f"train/loss/{name}/raw", **at)
             self.run.track(reweight * value, name=f"train/loss/{name}/reweighted", **at)
         for name, metric in step_return.get("metrics", {}).items():
-            self.run.track(float(metric), name=f"train/metric/{name}", **at)
+            self.run.track(_number(metric), name=f"train/metric/{name}", **at)
         every = self.track_weights_every_n_steps
         if every and (step + 1) % every == 0:
             from aim.sdk.adapters.pytorch import (  # type: ignore[import-not-found]
@@ -115,6 +115,13 @@ class AimSideEffect(ISideEffect):
                     "produce matplotlib or plotly figures (MediaType.FIGURE_MPL / FIGURE_PX)"
                 )
             self.run.track(tracked, name=str(item.media_type.value), step=step, context=context)
+
+
+def _number(value: Any) -> float:
+    """A loss or metric as a float (read from the device; the graph is not kept)."""
+    if hasattr(value, "detach"):
+        value = value.detach()
+    return float(value)
 
 
 def _figure_image(figure: Any) -> Any:
