@@ -11,7 +11,8 @@ created in any order. ``get_default_bus()`` is created on first use, not at impo
 Keys: the bus groups messages by unitrain's :class:`~unitrain.bus.messages.ModuleKey` (the
 module's name, carrying the module); an ikkuna-style subscriber receives each message and
 bundle as a view whose ``key`` is ikkuna's :class:`NamedModule` ``(module, name)`` named tuple
-(``"META"`` for network messages), so ``module, name = message.key`` works as in ikkuna.
+(``"META"`` for network messages), so ``module, name = message.key`` works as in ikkuna; a
+``ModuleMessage`` made by hand has that key too.
 Publishing with such a key (``publish_module_message(..., message.key, value)``) files the
 value under the same module.
 """
@@ -138,9 +139,29 @@ class ModuleMessage(Message):
         super().__init__(kind, data, global_step, train_step, epoch, _key(named_module), tag)
 
     @property
+    def key(self) -> Any:
+        """ikkuna's key: ``NamedModule(module, name)``."""
+        return named_key(self.module_name)
+
+    @property
     def module(self) -> Any:
         """The module that emitted the data (when known)."""
         return getattr(self.module_name, "module", None)
+
+
+def _native(message: Message) -> Message:
+    # the bus groups by unitrain's keys (module names); ikkuna-keyed messages are re-made
+    if type(message) is Message:
+        return message
+    return Message(
+        message.kind,
+        message.data,
+        message.global_step,
+        message.train_step,
+        message.epoch,
+        message.module_name,
+        message.tag,
+    )
 
 
 class MessageBus:
@@ -246,6 +267,7 @@ class MessageBus:
                 "register it (register_meta_topic / register_data_topic) or publish it from "
                 "a subscriber that declared it with _add_publication"
             )
+        message = _native(message)
         delivering = self._delivering
         if delivering is not None and message.global_step == delivering.global_step:
             delivering.add(message)  # a subscriber publishing a derived topic
