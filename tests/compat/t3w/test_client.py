@@ -100,6 +100,7 @@ def test_two_processes_run_the_side_effects_and_match_one_process_exactly(
         folder.mkdir()
     done = _run("train", str(train), "--epochs", "2", "--device", "cpu:2", timeout=500)
     assert "overridden" not in done.stderr  # the scheduler's step marker survived the spawn
+    assert "Train 1: 6/6" in done.stderr  # each rank: 48 samples / 8 a batch
     # rank-0-only side effects fired once, every-rank ones in each of the two processes:
     # 96 samples / 2 ranks / 8 a batch = 6 steps per epoch per rank
     (main,) = _events(train, "main")

@@ -140,6 +140,8 @@ class TqdmSideEffect(ISideEffect):
 
     def on_train_epoch_started(self, loop: Any, epoch: int) -> None:
         total = loop.iter_per_epoch or (len(loop.loader) if loop.loader is not None else None)
+        if total is None:  # in a spawned process the engine holds this rank's loader
+            total = getattr(getattr(loop, "progress", None), "steps_per_epoch", None)
         self._steps = self._open("train", f"Train {epoch}", total)
 
     def on_train_step_finished(
