@@ -123,3 +123,32 @@ def test_tensorboard_backend_layout_and_prefix(tmp_path: Path) -> None:
     assert isinstance(visualization.get_backend(None, {}), visualization.NullBackend)
     with pytest.raises(ValueError, match="backend must be"):
         visualization.get_backend("svg", {})
+
+
+def test_without_tensorboard_the_default_plots_nothing_and_explicit_tb_fails() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings\n"
+        "sys.modules['tensorboard'] = None\n"  # as if not installed
+        "from unitrain.compat.ikkuna import NormSubscriber, MessageBus\n"
+        "from unitrain.compat.ikkuna.visualization import NullBackend\n"
+        "from unitrain.errors import ConfigError\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    sub = NormSubscriber('weights', message_bus=MessageBus('a'))\n"
+        "    NormSubscriber('weights', message_bus=MessageBus('b'))\n"
+        "assert isinstance(sub.backend, NullBackend)\n"
+        "assert len(caught) == 1 and 'tensorboard' in str(caught[0].message)\n"
+        "try:\n"
+        "    NormSubscriber('weights', message_bus=MessageBus('c'), backend='tb')\n"
+        "except ConfigError as error:\n"
+        "    assert 'unitrain[tensorboard]' in str(error)\n"
+        "else:\n"
+        "    raise AssertionError('explicit tb without tensorboard must fail')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

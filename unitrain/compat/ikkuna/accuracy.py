@@ -11,6 +11,7 @@ from unitrain.bus.messages import Message
 from unitrain.bus.subscriber import Subscriber as NativeSubscriber
 from unitrain.compat.ikkuna.messages import MessageBus
 from unitrain.compat.ikkuna.subscriber import _Plotting
+from unitrain.compat.ikkuna.visualization import DEFAULT_BACKEND
 from unitrain.errors import ConfigError
 
 __all__ = ["TestAccuracySubscriber"]
@@ -41,7 +42,7 @@ class TestAccuracySubscriber(_Plotting, NativeSubscriber):
         ylims: Any = None,
         tag: str = "default",
         subsample: int = 1,
-        backend: Any = "tb",
+        backend: Any = DEFAULT_BACKEND,
     ) -> None:
         if frequency < 1 or batch_size < 1:
             raise ConfigError("TestAccuracySubscriber: frequency and batch_size must be >= 1")

@@ -7,11 +7,12 @@ with an ikkuna-style :class:`~unitrain.compat.ikkuna.Exporter` loop and inside a
 
 As in ikkuna: ``publications`` is a copy shaped ``{'DATA' | 'META': [topics]}``; a plotting
 subscriber keeps its :mod:`~unitrain.compat.ikkuna.visualization` backend in ``_backend``
-(also ``backend``), TensorBoard (``'tb'``) unless told otherwise, under ikkuna's titles
-(``activations_norm2``, ``weight_updates_weights_ratio``, ``Loss``, ...) with one line per
-module name; ``backend=None`` plots nothing (reading a value for a plot waits for the device,
-so leave plots off where speed matters); a subscriber written against ikkuna's base classes
-receives messages and bundles whose ``key`` is a ``NamedModule``.
+(also ``backend``), TensorBoard (``'tb'``) unless told otherwise (by default only when the
+tensorboard package is installed: without it nothing is plotted, with one warning), under
+ikkuna's titles (``activations_norm2``, ``weight_updates_weights_ratio``, ``Loss``, ...) with
+one line per module name; ``backend=None`` plots nothing (reading a value for a plot waits
+for the device, so leave plots off where speed matters); a subscriber written against ikkuna's
+base classes receives messages and bundles whose ``key`` is a ``NamedModule``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from unitrain.bus.messages import Message
 from unitrain.bus.subscriber import Subscriber as NativeSubscriber
 from unitrain.bus.subscription import Subscription, SynchronizedSubscription
 from unitrain.compat.ikkuna.messages import MessageBus, get_default_bus, ikkuna_view
-from unitrain.compat.ikkuna.visualization import Backend, NullBackend, get_backend
+from unitrain.compat.ikkuna.visualization import (
+    DEFAULT_BACKEND,
+    Backend,
+    NullBackend,
+    get_backend,
+)
 from unitrain.errors import ConfigError
 
 __all__ = [
@@ -109,7 +115,7 @@ class PlotSubscriber(Subscriber):
         subscriptions: Sequence[Subscription] = (),
         message_bus: MessageBus | None = None,
         plot_config: dict[str, Any] | None = None,
-        backend: Any = "tb",
+        backend: Any = DEFAULT_BACKEND,
     ) -> None:
         super().__init__(subscriptions, message_bus)
         self.plot_config = dict(plot_config or {})
@@ -160,7 +166,7 @@ class NormSubscriber(_Plotting, native.NormSubscriber):
         message_bus: MessageBus | None = None,
         tag: str = "default",
         subsample: int = 1,
-        backend: Any = "tb",
+        backend: Any = DEFAULT_BACKEND,
         ylims: Any = None,
     ) -> None:
         native.NormSubscriber.__init__(self, kind, order, tag=tag, subsample=subsample)
@@ -185,7 +191,7 @@ def _one_kind(
             tag: str = "default",
             subsample: int = 1,
             ylims: Any = None,
-            backend: Any = "tb",
+            backend: Any = DEFAULT_BACKEND,
         ) -> None:
             if kind is None:
                 raise ConfigError(f"{cls.__name__}(kind=...): name the message kind to read")
@@ -226,7 +232,7 @@ class RatioSubscriber(_Plotting, native.RatioSubscriber):
         tag: str = "default",
         subsample: int = 1,
         ylims: Any = None,
-        backend: Any = "tb",
+        backend: Any = DEFAULT_BACKEND,
     ) -> None:
         if not absolute:
             raise ConfigError(
@@ -262,7 +268,7 @@ class HistogramSubscriber(_Plotting, native.HistogramSubscriber):
         message_bus: MessageBus | None = None,
         tag: str = "default",
         subsample: int = 1,
-        backend: Any = "tb",
+        backend: Any = DEFAULT_BACKEND,
         bins: int = 50,
     ) -> None:
         native.HistogramSubscriber.__init__(self, kind, bins, tag=tag, subsample=subsample)
@@ -287,7 +293,7 @@ class _NoKind(_Plotting):
         tag: str = "default",
         subsample: int = 1,
         ylims: Any = None,
-        backend: Any = "tb",
+        backend: Any = DEFAULT_BACKEND,
     ) -> None:
         # The next class in the MRO is the native subscriber (the mixins define no __init__).
         super().__init__(tag=tag, subsample=subsample)  # type: ignore[call-arg]

@@ -28,6 +28,7 @@ from unitrain.bus.messages import ModuleKey
 from unitrain.bus.subscribers.control import freeze_module
 from unitrain.compat.ikkuna.messages import MessageBus
 from unitrain.compat.ikkuna.subscriber import PlotSubscriber, Subscription
+from unitrain.compat.ikkuna.visualization import DEFAULT_BACKEND
 
 __all__ = ["SVCCASubscriber", "svcca_similarity"]
 
@@ -79,7 +80,7 @@ class SVCCASubscriber(PlotSubscriber):
         tag: str = "default",
         subsample: int = 1,
         ylims: Any = None,
-        backend: Any = "tb",
+        backend: Any = DEFAULT_BACKEND,
         modules: Any = None,
     ) -> None:
         dataset = getattr(dataset_meta, "dataset", dataset_meta)
