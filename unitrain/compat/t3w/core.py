@@ -16,7 +16,6 @@ from glob import glob
 from pathlib import Path
 from typing import Any, Dict, List, Literal, NewType, Optional, Type, Union  # noqa: UP035
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -53,6 +52,11 @@ from unitrain.compat.t3w.module import TopLevelModule
 from unitrain.compat.t3w.probe import ProbeData
 from unitrain.compat.t3w.side_effect import ISideEffect
 from unitrain.compat.t3w.typedefs import Bool, Float, FloatScalarTensor, MiniBatchFloats, Shaped
+
+try:  # t3w required numpy; unitrain does not (``np`` is None without it)
+    import numpy as np
+except ImportError:  # pragma: no cover - numpy comes with most torch installs
+    np = None  # type: ignore[assignment]
 
 __all__ = [
     "ABC",
