@@ -113,7 +113,8 @@ class Trainer:
 
 
 def main(log_dir: str, epochs: int = 2, backend: str | None = "tb") -> Trainer:
-    """``main.py --ratio weight_updates,weights --histogram weights ... --svcca`` as code."""
+    """``main.py --ratio weight_updates,weights --histogram weights ... --svcca`` as code: as
+    there, the subscribers are made on the default bus and registered on the exporter's."""
     unitrain.compat.ikkuna.visualization.TBBackend.info = "driver: every shipped subscriber"
     unitrain.compat.ikkuna.visualization.configure_prefix(log_dir)
     seed_everything(0)
@@ -127,35 +128,32 @@ def main(log_dir: str, epochs: int = 2, backend: str | None = "tb") -> Trainer:
     trainer.set_model("AlexNetMini")
     trainer.optimize(name="Adam", lr=0.01)
     add = trainer.add_subscriber
-    add(SpectralNormSubscriber("weights", message_bus=bus, backend=backend))
-    add(VarianceSubscriber("weight_gradients", message_bus=bus, backend=backend))
+    add(SpectralNormSubscriber("weights", backend=backend))
+    add(VarianceSubscriber("weight_gradients", backend=backend))
     add(
         TestAccuracySubscriber(
             dataset_test,
             trainer.model.forward,
             frequency=trainer.batches_per_epoch,
             batch_size=16,
-            message_bus=bus,
             backend=backend,
         )
     )
-    add(TrainAccuracySubscriber(message_bus=bus, backend=backend))
-    ratio_subscriber = RatioSubscriber(
-        ["weight_updates", "weights"], message_bus=bus, backend=backend
-    )
+    add(TrainAccuracySubscriber(backend=backend))
+    ratio_subscriber = RatioSubscriber(["weight_updates", "weights"], backend=backend)
     add(ratio_subscriber)
     _type, topics = ratio_subscriber.publications.popitem()  # as main.py does
-    add(MessageMeanSubscriber(topics[0], message_bus=bus, backend=backend))
-    add(HistogramSubscriber("weights", message_bus=bus, backend=backend))
-    add(NormSubscriber("weights", message_bus=bus, backend=backend))
-    add(LossSubscriber(message_bus=bus, backend=backend))
-    add(MeanSubscriber("activations", message_bus=bus, backend=backend))
-    add(SumSubscriber("activations", message_bus=bus, backend=backend))
-    add(ConditionNumberSubscriber("weights", message_bus=bus, backend=backend))
+    add(MessageMeanSubscriber(topics[0], backend=backend))
+    add(HistogramSubscriber("weights", backend=backend))
+    add(NormSubscriber("weights", backend=backend))
+    add(LossSubscriber(backend=backend))
+    add(MeanSubscriber("activations", backend=backend))
+    add(SumSubscriber("activations", backend=backend))
+    add(ConditionNumberSubscriber("weights", backend=backend))
     add(
         SVCCASubscriber(
             dataset_test, 20, trainer.model.forward, subsample=trainer.batches_per_epoch,
-            message_bus=bus, backend=backend,
+            backend=backend,
         )
     )  # fmt: skip
     for _ in range(epochs):

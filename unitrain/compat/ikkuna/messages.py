@@ -15,6 +15,11 @@ bundle as a view whose ``key`` is ikkuna's :class:`NamedModule` ``(module, name)
 ``ModuleMessage`` made by hand has that key too.
 Publishing with such a key (``publish_module_message(..., message.key, value)``) files the
 value under the same module.
+
+A message published on any bus while another bus is delivering that step (a subscriber made
+on the default bus, as ikkuna's ``main.py`` makes them, then registered on the exporter's bus)
+joins the step being delivered: in ikkuna every bus dispatched at once, so such derived
+values reached their consumers in the same step; here they do too.
 """
 
 from __future__ import annotations
@@ -268,7 +273,8 @@ class MessageBus:
                 "a subscriber that declared it with _add_publication"
             )
         message = _native(message)
-        delivering = self._delivering
+        active = _DELIVERING[-1] if _DELIVERING else None
+        delivering = active._delivering if active is not None else None
         if delivering is not None and message.global_step == delivering.global_step:
             delivering.add(message)  # a subscriber publishing a derived topic
             return
@@ -295,10 +301,12 @@ class MessageBus:
                 self.topics.check(set(sub.kinds), repr(sub))
             self._checked = self.version
         self._delivering = bundles
+        _DELIVERING.append(self)
         try:
             for sub in list(self._subscribers):
                 bundles.deliver(sub)
         finally:
+            _DELIVERING.pop()
             self._delivering = None
 
     def __repr__(self) -> str:
@@ -306,6 +314,7 @@ class MessageBus:
 
 
 _DEFAULT: list[MessageBus] = []
+_DELIVERING: list[MessageBus] = []  # the buses delivering a step now, innermost last
 
 
 def get_default_bus() -> MessageBus:

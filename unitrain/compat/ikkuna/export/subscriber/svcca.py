@@ -108,7 +108,10 @@ class SVCCASubscriber(PlotSubscriber):
     def _tracked(self) -> list[tuple[torch.nn.Module, str]]:
         if self._modules is not None:
             return [(module, name) for module, name in self._modules]
-        exporter = getattr(self.message_bus, "exporter", None)
+        delivering = getattr(self.current_bundles, "context", None)  # the bus delivering now
+        exporter = getattr(delivering, "exporter", None) or getattr(
+            self.message_bus, "exporter", None
+        )
         if exporter is None:
             raise ValueError(
                 "SVCCASubscriber: no Exporter publishes to this bus, so the modules to compare "
