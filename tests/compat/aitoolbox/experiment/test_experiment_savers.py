@@ -9,10 +9,7 @@ import pytest
 import torch
 
 from tests.compat.aitoolbox._tiny import TinyNet, make_batches, make_loop, same
-from unitrain.compat.aitoolbox.experiment.experiment_saver import (
-    AbstractExperimentSaver,
-    BaseFullExperimentSaver,
-)
+from unitrain.compat.aitoolbox.experiment.experiment_saver import AbstractExperimentSaver
 from unitrain.compat.aitoolbox.experiment.local_experiment_saver import (
     BaseFullExperimentLocalSaver,
     FullKerasExperimentLocalSaver,
@@ -20,9 +17,6 @@ from unitrain.compat.aitoolbox.experiment.local_experiment_saver import (
 )
 from unitrain.compat.aitoolbox.experiment.local_load.local_model_load import (
     PyTorchLocalModelLoader,
-)
-from unitrain.compat.aitoolbox.experiment.local_save.local_model_save import (
-    PyTorchLocalModelSaver,
 )
 from unitrain.compat.aitoolbox.experiment.local_save.local_results_save import LocalResultsSaver
 from unitrain.compat.aitoolbox.experiment.result_package.basic_packages import (
@@ -73,19 +67,3 @@ def test_savers_check_what_they_are_given(tmp_path: Path) -> None:
     assert isinstance(keras, AbstractExperimentSaver)
     with pytest.raises(ConfigError, match="Keras is not supported"):
         keras.save_experiment(object(), ClassificationResultPackage(), None, "ts")
-
-
-def test_base_saver_returns_the_model_and_main_results_file(tmp_path: Path) -> None:
-    results = ClassificationResultPackage()
-    results.prepare_result_package([0, 1], [0, 0], {})
-    saver = BaseFullExperimentSaver(
-        PyTorchLocalModelSaver(str(tmp_path)), LocalResultsSaver(str(tmp_path), "json"), "p", "e"
-    )
-    payload = {"model_state_dict": {}, "optimizer_state_dict": {}, "epoch": 0, "hyperparams": {}}
-    from unitrain.compat.aitoolbox.experiment.training_history import TrainingHistory
-
-    model_name, (results_name, results_path) = saver.save_experiment(
-        payload, results, TrainingHistory(), "ts"
-    )
-    assert (model_name, results_name) == ("model_e_ts.pth", "results_hyperParams_hist_e_ts.json")
-    assert os.path.isfile(results_path)

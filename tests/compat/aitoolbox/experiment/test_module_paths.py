@@ -9,13 +9,28 @@ import pytest
 
 PREFIX = "unitrain.compat.aitoolbox."
 MODULES = {
+    "cloud": ["s3_available_options", "gcs_available_options"],
+    "cloud.AWS.data_access": ["BaseDataSaver"],
+    "cloud.AWS.model_save": [
+        "AbstractModelSaver",
+        "BaseModelSaver",
+        "PyTorchS3ModelSaver",
+        "KerasS3ModelSaver",
+    ],
+    "cloud.AWS.results_save": ["AbstractResultsSaver", "BaseResultsSaver", "S3ResultsSaver"],
     "experiment": [
         "ClassificationResultPackage",
         "BinaryClassificationResultPackage",
         "RegressionResultPackage",
     ],
     "experiment.training_history": ["TrainingHistory"],
-    "experiment.experiment_saver": ["AbstractExperimentSaver", "BaseFullExperimentSaver"],
+    "experiment.experiment_saver": [
+        "AbstractExperimentSaver",
+        "BaseFullExperimentSaver",
+        "BaseFullExperimentS3Saver",
+        "FullPyTorchExperimentS3Saver",
+        "FullKerasExperimentS3Saver",
+    ],
     "experiment.local_experiment_saver": [
         "BaseFullExperimentLocalSaver",
         "FullPyTorchExperimentLocalSaver",

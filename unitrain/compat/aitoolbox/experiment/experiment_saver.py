@@ -1,8 +1,8 @@
 """``aitoolbox.experiment.experiment_saver``: the experiment saver interface and the
 saver that combines a model saver with a results saver.
 
-aitoolbox's S3 / Google Storage savers are not here: unitrain uploads through fsspec
-(``cloud_save_mode`` of the tracking callbacks) instead.
+The S3 savers save locally and upload with boto3 (see :mod:`unitrain.compat.aitoolbox.cloud`).
+Google Cloud Storage savers are not provided.
 """
 
 from __future__ import annotations
@@ -10,9 +10,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from unitrain.compat.aitoolbox.cloud.AWS.model_save import KerasS3ModelSaver, PyTorchS3ModelSaver
+from unitrain.compat.aitoolbox.cloud.AWS.results_save import S3ResultsSaver
 from unitrain.compat.aitoolbox.experiment.local_save.local_model_save import timestamp_now
 
-__all__ = ["AbstractExperimentSaver", "BaseFullExperimentSaver"]
+__all__ = [
+    "AbstractExperimentSaver",
+    "BaseFullExperimentS3Saver",
+    "BaseFullExperimentSaver",
+    "FullKerasExperimentS3Saver",
+    "FullPyTorchExperimentS3Saver",
+]
 
 
 class AbstractExperimentSaver(ABC):
@@ -33,7 +41,9 @@ class AbstractExperimentSaver(ABC):
 
 
 class BaseFullExperimentSaver(AbstractExperimentSaver):
-    """A model saver and a results saver used together; returns their first paths."""
+    """A cloud model saver and a cloud results saver (``save_experiment_results(...,
+    separate_files=...)``) used together; returns the model's and the main results file's
+    paths in the bucket."""
 
     def __init__(
         self, model_saver: Any, results_saver: Any, project_name: str, experiment_name: str
@@ -61,18 +71,80 @@ class BaseFullExperimentSaver(AbstractExperimentSaver):
             experiment_timestamp=timestamp,
             protect_existing_folder=protect_existing_folder,
         )[0]
-        save = (
-            self.results_saver.save_experiment_results_separate_files
-            if separate_files
-            else self.results_saver.save_experiment_results
-        )
-        results_path = save(
+        results_path = self.results_saver.save_experiment_results(
             result_package=result_package,
             training_history=training_history,
             project_name=self.project_name,
             experiment_name=self.experiment_name,
             experiment_timestamp=timestamp,
             save_true_pred_labels=save_true_pred_labels,
+            separate_files=separate_files,
             protect_existing_folder=protect_existing_folder,
         )[0]
         return model_path, results_path
+
+
+class BaseFullExperimentS3Saver(BaseFullExperimentSaver):
+    """``model_saver`` plus an :class:`S3ResultsSaver` on the same bucket and prefix."""
+
+    def __init__(
+        self,
+        model_saver: Any,
+        project_name: str,
+        experiment_name: str,
+        bucket_name: str = "model-result",
+        cloud_dir_prefix: str = "",
+        local_model_result_folder_path: str = "~/project/model_result",
+    ) -> None:
+        results_saver = S3ResultsSaver(
+            bucket_name, cloud_dir_prefix, local_model_result_folder_path
+        )
+        super().__init__(model_saver, results_saver, project_name, experiment_name)
+
+
+class FullPyTorchExperimentS3Saver(BaseFullExperimentS3Saver):
+    """PyTorch model and results, saved locally and uploaded to S3."""
+
+    def __init__(
+        self,
+        project_name: str,
+        experiment_name: str,
+        bucket_name: str = "model-result",
+        cloud_dir_prefix: str = "",
+        local_model_result_folder_path: str = "~/project/model_result",
+    ) -> None:
+        model_saver = PyTorchS3ModelSaver(
+            bucket_name, cloud_dir_prefix, local_model_result_folder_path
+        )
+        super().__init__(
+            model_saver,
+            project_name,
+            experiment_name,
+            bucket_name,
+            cloud_dir_prefix,
+            local_model_result_folder_path,
+        )
+
+
+class FullKerasExperimentS3Saver(BaseFullExperimentS3Saver):
+    """Keras is not supported: built for import compatibility, saving raises."""
+
+    def __init__(
+        self,
+        project_name: str,
+        experiment_name: str,
+        bucket_name: str = "model-result",
+        cloud_dir_prefix: str = "",
+        local_model_result_folder_path: str = "~/project/model_result",
+    ) -> None:
+        model_saver = KerasS3ModelSaver(
+            bucket_name, cloud_dir_prefix, local_model_result_folder_path
+        )
+        super().__init__(
+            model_saver,
+            project_name,
+            experiment_name,
+            bucket_name,
+            cloud_dir_prefix,
+            local_model_result_folder_path,
+        )

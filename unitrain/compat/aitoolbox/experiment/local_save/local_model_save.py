@@ -30,6 +30,7 @@ __all__ = [
     "KerasLocalModelSaver",
     "LocalSubOptimalModelRemover",
     "PyTorchLocalModelSaver",
+    "keras_not_supported",
     "timestamp_now",
 ]
 
@@ -39,6 +40,15 @@ REQUIRED_KEYS = ("model_state_dict", "optimizer_state_dict", "epoch", "hyperpara
 def timestamp_now() -> str:
     """aitoolbox's experiment timestamp format, ``YYYY-MM-DD_HH-MM-SS`` (local time)."""
     return datetime.datetime.fromtimestamp(time.time()).strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def keras_not_supported(who: str) -> ConfigError:
+    """The error every Keras saver raises when asked to save."""
+    return ConfigError(
+        f"{who}: Keras is not supported by unitrain.compat.aitoolbox (it adapts aitoolbox's "
+        "PyTorch side only); save PyTorch models with PyTorchLocalModelSaver, or keep the "
+        "real aitoolbox for Keras experiments"
+    )
 
 
 def model_file_name(
@@ -147,11 +157,7 @@ class KerasLocalModelSaver(AbstractLocalModelSaver, BaseLocalModelSaver):
         iteration_idx: int | None = None,
         protect_existing_folder: bool = True,
     ) -> tuple[str, str]:
-        raise ConfigError(
-            "KerasLocalModelSaver: Keras is not supported by unitrain.compat.aitoolbox (it "
-            "adapts aitoolbox's PyTorch side only); save PyTorch models with "
-            "PyTorchLocalModelSaver, or keep the real aitoolbox for Keras experiments"
-        )
+        raise keras_not_supported("KerasLocalModelSaver")
 
 
 class LocalSubOptimalModelRemover:
