@@ -33,7 +33,9 @@ def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ):
         monkeypatch.setenv(name, value)
-    with moto.mock_aws():
+    # moto 5 calls it mock_aws; moto 4 (which aitoolbox's own suite needs) mock_s3.
+    mock = getattr(moto, "mock_aws", None) or moto.mock_s3
+    with mock():
         client = boto3.client("s3")
         client.create_bucket(Bucket="models")
         yield client
