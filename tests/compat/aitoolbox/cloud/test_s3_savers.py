@@ -11,13 +11,14 @@ import pytest
 
 from unitrain.compat.aitoolbox.cloud import s3_available_options
 from unitrain.compat.aitoolbox.cloud.AWS.data_access import BaseDataSaver
+from unitrain.compat.aitoolbox.cloud.AWS.model_load import BaseModelLoader, PyTorchS3ModelLoader
 from unitrain.compat.aitoolbox.cloud.AWS.model_save import KerasS3ModelSaver, PyTorchS3ModelSaver
 from unitrain.compat.aitoolbox.experiment.experiment_saver import FullPyTorchExperimentS3Saver
 from unitrain.compat.aitoolbox.experiment.result_package.basic_packages import (
     RegressionResultPackage,
 )
 from unitrain.compat.aitoolbox.experiment.training_history import TrainingHistory
-from unitrain.errors import ConfigError
+from unitrain.errors import ConfigError, ConfigTypeError
 
 moto = pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
@@ -96,3 +97,21 @@ def test_keras_and_missing_boto3_are_refused(
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(ConfigError, match="pip install boto3"):
         PyTorchS3ModelSaver("models")
+
+
+def test_model_loader_downloads_then_loads_weights_only(tmp_path: Path, bucket: Any) -> None:
+    import torch
+
+    weights = {"w": torch.arange(4.0)}
+    saver = PyTorchS3ModelSaver("models", "runs", str(tmp_path / "a"), checkpoint_model=True)
+    saver.save_model({**MODEL, "model_state_dict": weights}, "proj", "exp", "ts", epoch=3)
+    loader = PyTorchS3ModelLoader(str(tmp_path / "b"), "models", "runs")
+    loaded = loader.load_model("proj", "exp", "ts", "checkpoint_model", epoch_num=3)
+    assert torch.equal(loaded["model_state_dict"]["w"], weights["w"])
+    local = tmp_path / "b" / "proj" / "exp_ts" / "checkpoint_model" / "model_exp_ts_E3.pth"
+    assert local.is_file() and not list(local.parent.glob("*.download"))
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(RuntimeError):  # weights of another shape: torch's own message
+        loader.init_model(model)
+    with pytest.raises(ConfigTypeError, match="AbstractLocalModelLoader"):
+        BaseModelLoader(object(), str(tmp_path), "models")  # type: ignore[arg-type]

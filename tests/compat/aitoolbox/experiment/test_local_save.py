@@ -70,6 +70,12 @@ def test_model_saver_refuses_incomplete_dicts_before_writing(tmp_path: Path) -> 
     assert os.listdir(tmp_path) == []
 
 
+def test_a_missing_root_folder_is_created(tmp_path: Path) -> None:
+    saver = PyTorchLocalModelSaver(str(tmp_path / "new" / "root"))
+    _, path = saver.save_model(model_dict(), "proj", "exp", "ts")
+    assert path == str(tmp_path / "new" / "root" / "proj" / "exp_ts" / "model" / "model_exp_ts.pth")
+
+
 def test_keras_savers_refuse_clearly(tmp_path: Path) -> None:
     saver = KerasLocalModelSaver(str(tmp_path), checkpoint_model=True)
     assert saver.checkpoint_model

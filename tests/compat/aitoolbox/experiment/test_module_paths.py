@@ -18,6 +18,21 @@ MODULES = {
         "KerasS3ModelSaver",
     ],
     "cloud.AWS.results_save": ["AbstractResultsSaver", "BaseResultsSaver", "S3ResultsSaver"],
+    "cloud.AWS.model_load": ["BaseModelLoader", "PyTorchS3ModelLoader"],
+    "cloud.GoogleCloud.data_access": ["BaseGoogleStorageDataSaver", "BaseGoogleStorageDataLoader"],
+    "cloud.GoogleCloud.model_save": [
+        "BaseModelGoogleStorageSaver",
+        "PyTorchGoogleStorageModelSaver",
+        "KerasGoogleStorageModelSaver",
+    ],
+    "cloud.GoogleCloud.results_save": [
+        "BaseResultsGoogleStorageSaver",
+        "GoogleStorageResultsSaver",
+    ],
+    "cloud.GoogleCloud.model_load": [
+        "BaseModelGoogleStorageLoader",
+        "PyTorchGoogleStorageModelLoader",
+    ],
     "experiment": [
         "ClassificationResultPackage",
         "BinaryClassificationResultPackage",
@@ -30,6 +45,9 @@ MODULES = {
         "BaseFullExperimentS3Saver",
         "FullPyTorchExperimentS3Saver",
         "FullKerasExperimentS3Saver",
+        "BaseFullExperimentGoogleStorageSaver",
+        "FullPyTorchExperimentGoogleStorageSaver",
+        "FullKerasExperimentGoogleStorageSaver",
     ],
     "experiment.local_experiment_saver": [
         "BaseFullExperimentLocalSaver",

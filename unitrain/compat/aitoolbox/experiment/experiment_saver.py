@@ -1,8 +1,8 @@
 """``aitoolbox.experiment.experiment_saver``: the experiment saver interface and the
 saver that combines a model saver with a results saver.
 
-The S3 savers save locally and upload with boto3 (see :mod:`unitrain.compat.aitoolbox.cloud`).
-Google Cloud Storage savers are not provided.
+The S3 and Google Cloud Storage savers save locally, then upload with boto3 /
+google-cloud-storage, imported when a saver is built (see :mod:`unitrain.compat.aitoolbox.cloud`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,21 @@ from typing import Any
 
 from unitrain.compat.aitoolbox.cloud.AWS.model_save import KerasS3ModelSaver, PyTorchS3ModelSaver
 from unitrain.compat.aitoolbox.cloud.AWS.results_save import S3ResultsSaver
+from unitrain.compat.aitoolbox.cloud.GoogleCloud.model_save import (
+    KerasGoogleStorageModelSaver,
+    PyTorchGoogleStorageModelSaver,
+)
+from unitrain.compat.aitoolbox.cloud.GoogleCloud.results_save import GoogleStorageResultsSaver
 from unitrain.compat.aitoolbox.experiment.local_save.local_model_save import timestamp_now
 
 __all__ = [
     "AbstractExperimentSaver",
+    "BaseFullExperimentGoogleStorageSaver",
     "BaseFullExperimentS3Saver",
     "BaseFullExperimentSaver",
+    "FullKerasExperimentGoogleStorageSaver",
     "FullKerasExperimentS3Saver",
+    "FullPyTorchExperimentGoogleStorageSaver",
     "FullPyTorchExperimentS3Saver",
 ]
 
@@ -138,6 +146,72 @@ class FullKerasExperimentS3Saver(BaseFullExperimentS3Saver):
         local_model_result_folder_path: str = "~/project/model_result",
     ) -> None:
         model_saver = KerasS3ModelSaver(
+            bucket_name, cloud_dir_prefix, local_model_result_folder_path
+        )
+        super().__init__(
+            model_saver,
+            project_name,
+            experiment_name,
+            bucket_name,
+            cloud_dir_prefix,
+            local_model_result_folder_path,
+        )
+
+
+class BaseFullExperimentGoogleStorageSaver(BaseFullExperimentSaver):
+    """``model_saver`` plus a :class:`GoogleStorageResultsSaver` on the same bucket."""
+
+    def __init__(
+        self,
+        model_saver: Any,
+        project_name: str,
+        experiment_name: str,
+        bucket_name: str = "model-result",
+        cloud_dir_prefix: str = "",
+        local_model_result_folder_path: str = "~/project/model_result",
+    ) -> None:
+        results_saver = GoogleStorageResultsSaver(
+            bucket_name, cloud_dir_prefix, local_model_result_folder_path
+        )
+        super().__init__(model_saver, results_saver, project_name, experiment_name)
+
+
+class FullPyTorchExperimentGoogleStorageSaver(BaseFullExperimentGoogleStorageSaver):
+    """PyTorch model and results, saved locally and uploaded to Google Cloud Storage."""
+
+    def __init__(
+        self,
+        project_name: str,
+        experiment_name: str,
+        bucket_name: str = "model-result",
+        cloud_dir_prefix: str = "",
+        local_model_result_folder_path: str = "~/project/model_result",
+    ) -> None:
+        model_saver = PyTorchGoogleStorageModelSaver(
+            bucket_name, cloud_dir_prefix, local_model_result_folder_path
+        )
+        super().__init__(
+            model_saver,
+            project_name,
+            experiment_name,
+            bucket_name,
+            cloud_dir_prefix,
+            local_model_result_folder_path,
+        )
+
+
+class FullKerasExperimentGoogleStorageSaver(BaseFullExperimentGoogleStorageSaver):
+    """Keras is not supported: built for import compatibility, saving raises."""
+
+    def __init__(
+        self,
+        project_name: str,
+        experiment_name: str,
+        bucket_name: str = "model-result",
+        cloud_dir_prefix: str = "",
+        local_model_result_folder_path: str = "~/project/model_result",
+    ) -> None:
+        model_saver = KerasGoogleStorageModelSaver(
             bucket_name, cloud_dir_prefix, local_model_result_folder_path
         )
         super().__init__(

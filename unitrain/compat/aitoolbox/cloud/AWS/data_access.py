@@ -13,7 +13,7 @@ from typing import Any
 
 from unitrain.errors import ConfigError
 
-__all__ = ["BaseDataSaver", "s3_client"]
+__all__ = ["BaseDataLoader", "BaseDataSaver", "s3_client"]
 
 
 def s3_client() -> Any:
@@ -49,3 +49,28 @@ class BaseDataSaver:
                 local = os.path.join(root, name)
                 key = os.path.join(cloud_folder_path, os.path.relpath(local, local_folder_path))
                 self.s3_client.upload_file(local, self.bucket_name, key)
+
+
+class BaseDataLoader:
+    """Downloads files from ``bucket_name`` (a file already on disk is not downloaded again)."""
+
+    def __init__(
+        self,
+        bucket_name: str = "dataset-store",
+        local_base_data_folder_path: str = "~/project/data",
+    ) -> None:
+        self.bucket_name = bucket_name
+        self.s3_client = s3_client()
+        self.local_base_data_folder_path = os.path.expanduser(local_base_data_folder_path)
+
+    def load_file(self, cloud_file_path: str, local_file_path: str) -> None:
+        """Download ``cloud_file_path`` from the bucket to ``local_file_path``."""
+        local_file_path = os.path.expanduser(local_file_path)
+        if os.path.isfile(local_file_path):
+            print(f"{local_file_path} is already on disk: not downloaded from S3")
+            return
+        # Download beside the target and rename, so an interrupted download leaves no file
+        # that a later call would take for a complete one.
+        temporary = local_file_path + ".download"
+        self.s3_client.download_file(self.bucket_name, cloud_file_path, temporary)
+        os.replace(temporary, local_file_path)

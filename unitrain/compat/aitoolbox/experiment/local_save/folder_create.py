@@ -18,13 +18,12 @@ class ExperimentFolder:
         experiment_timestamp: str,
         local_model_result_folder_path: str,
     ) -> str:
-        """Create the project and experiment folders (the root must exist); the latter's path."""
-        project, experiment = ExperimentFolder.get_base_folder_paths(
+        """Create the experiment folder (and the root and project folders on the way, which
+        aitoolbox required to exist); its path."""
+        _, experiment = ExperimentFolder.get_base_folder_paths(
             project_name, experiment_name, experiment_timestamp, local_model_result_folder_path
         )
-        for folder in (project, experiment):
-            if not os.path.exists(folder):
-                os.mkdir(folder)
+        os.makedirs(experiment, exist_ok=True)
         return experiment
 
     @staticmethod
