@@ -130,3 +130,17 @@ def test_star_import_hands_out_the_modules_aitoolbox_leaked() -> None:
     exec(f"from {PREFIX}experiment.local_save.local_model_save import *", scope)
     exec(f"from {PREFIX}experiment.local_experiment_saver import *", scope)
     assert {"time", "datetime", "os", "PyTorchLocalModelSaver"} <= set(scope)
+
+
+def test_star_import_of_the_experiment_package_gives_the_basic_packages_only() -> None:
+    scope: dict[str, object] = {}
+    exec(f"from {PREFIX}experiment import *", scope)
+    assert sorted(k for k in scope if not k.startswith("__")) == [
+        "BinaryClassificationResultPackage",
+        "ClassificationResultPackage",
+        "RegressionResultPackage",
+    ]
+    # The tracking callbacks' folder helpers stay importable by name.
+    from unitrain.compat.aitoolbox.experiment import atomic_save, experiment_dir
+
+    assert callable(atomic_save) and callable(experiment_dir)

@@ -1,8 +1,8 @@
 """``aitoolbox.experiment``: training history, result packages, metrics, local saving.
 
-As in aitoolbox, the package itself offers the basic result packages. It also offers the
-experiment-folder helpers of :mod:`.storage` that the tracking callbacks use (this
-package's older flat module).
+As in aitoolbox, the package itself offers the basic result packages (its ``import *``
+gives exactly those). It also offers, by name, the experiment-folder helpers of
+:mod:`.storage` that the tracking callbacks use (this package's older flat module).
 """
 
 from unitrain.compat.aitoolbox.experiment.result_package.basic_packages import (
@@ -10,27 +10,17 @@ from unitrain.compat.aitoolbox.experiment.result_package.basic_packages import (
     ClassificationResultPackage,
     RegressionResultPackage,
 )
-from unitrain.compat.aitoolbox.experiment.storage import (
-    LOCAL_MODES,
-    atomic_save,
-    checkpoint_payload,
-    cloud_url,
-    experiment_dir,
-    plain,
-    save_hyperparams,
-    upload,
-)
+from unitrain.compat.aitoolbox.experiment.storage import LOCAL_MODES as LOCAL_MODES
+from unitrain.compat.aitoolbox.experiment.storage import atomic_save as atomic_save
+from unitrain.compat.aitoolbox.experiment.storage import checkpoint_payload as checkpoint_payload
+from unitrain.compat.aitoolbox.experiment.storage import cloud_url as cloud_url
+from unitrain.compat.aitoolbox.experiment.storage import experiment_dir as experiment_dir
+from unitrain.compat.aitoolbox.experiment.storage import plain as plain
+from unitrain.compat.aitoolbox.experiment.storage import save_hyperparams as save_hyperparams
+from unitrain.compat.aitoolbox.experiment.storage import upload as upload
 
 __all__ = [
-    "LOCAL_MODES",
     "BinaryClassificationResultPackage",
     "ClassificationResultPackage",
     "RegressionResultPackage",
-    "atomic_save",
-    "checkpoint_payload",
-    "cloud_url",
-    "experiment_dir",
-    "plain",
-    "save_hyperparams",
-    "upload",
 ]
