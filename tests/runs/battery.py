@@ -3,8 +3,8 @@
 A *crashed run*: RunStore + Checkpoint(every 2 steps, keep all) on the tiny seeded setup of
 :mod:`tests.runs.trainkit`, crashed before micro step 7, so its run folder holds checkpoints
 at steps 2, 4 and 6 and the one saved on the exception (step 7, ``latest``), a metrics.jsonl
-of 7 training records and run.json saying FAILED. It is built once per session and copied for each scenario.
-The uninterrupted reference is computed once too.
+of 7 training records and run.json saying FAILED. It is built once per session and copied
+for each scenario. The uninterrupted reference is computed once too.
 """
 
 from __future__ import annotations

@@ -174,9 +174,7 @@ def test_a_damaged_latest_pointer_is_ignored(tmp_path: Path, latest: bytes) -> N
     assert_same(straight()[0], snapshot(trainer))
 
 
-@pytest.mark.parametrize(
-    "content", [b"{not json", b"", b"[1, 2]", b"\xff\x00garbage"], ids=str
-)
+@pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]", b"\xff\x00garbage"], ids=str)
 def test_a_malformed_run_json_stops_the_resume_naming_it_and_nothing_is_written(
     tmp_path: Path, content: bytes
 ) -> None:
@@ -208,7 +206,7 @@ def test_a_deleted_run_json_does_not_start_over(tmp_path: Path) -> None:
 def test_garbage_bytes_in_metrics_jsonl_are_named_and_skipped(tmp_path: Path) -> None:
     from unitrain.report.records import read_metrics
 
-    root, run = crashed_run(tmp_path)
+    _root, run = crashed_run(tmp_path)
     metrics = run / "metrics.jsonl"
     lines = metrics.read_bytes().splitlines(keepends=True)
     metrics.write_bytes(b"".join([*lines[:2], b"\xff\xfe\x00garbage\n", *lines[2:]]))
