@@ -17,7 +17,12 @@ error's notes.
 
 The files are written by :func:`unitrain.runs.checkpoint.write_checkpoint` (temporary folder,
 fsync, manifest with sha256, atomic rename, ``latest`` via ``os.replace``); old ones are
-deleted after the commit, keeping the last ``keep_last`` and the best ``keep_best``.
+deleted after the commit, keeping the last ``keep_last`` (by training position) and the best
+``keep_best``; only folders unitrain wrote are ever deleted. A ``directory`` of its own is
+locked by the fitting process (:class:`~unitrain.runs.lock.RunLock`): a second process is
+refused. On resume, a change of a setting that changes the math (accumulation,
+``limit_train_batches``) is refused unless listed in ``allow_setting_changes`` (then a
+warning; see :mod:`unitrain.runs.settings`).
 
 **Several processes** (DDP / FSDP): the plugin runs on every rank (``ranks = "all"``). Its
 triggers fire on every rank at the same step (steps, epochs, the fit's end, and a best
