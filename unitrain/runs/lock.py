@@ -29,7 +29,7 @@ from typing import Any
 
 from unitrain.errors import RunError, RunLockedError
 
-__all__ = ["LOCK_FILE", "STALE_AFTER_S", "RunLock", "holder", "read_holder"]
+__all__ = ["LOCK_FILE", "STALE_AFTER_S", "RunLock", "holder"]
 
 LOCK_FILE = ".lock"
 #: A heartbeat older than this (seconds) means the holder is gone, where the lock itself
@@ -155,23 +155,6 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
-
-
-def read_holder(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The recorded holder of ``folder``'s lock with its ``heartbeat`` (None: no record)."""
-    path = Path(folder) / LOCK_FILE
-    try:
-        fd = _open(path, os.O_RDONLY)
-    except (OSError, RunError):
-        return None
-    try:
-        info = _read(fd)
-        if not info:
-            return None
-        info["heartbeat"] = os.fstat(fd).st_mtime
-        return info
-    finally:
-        os.close(fd)
 
 
 def holder(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
