@@ -1,5 +1,5 @@
 """Battery with real processes: two processes on one run, a stale lock, a crash before the
-first checkpoint, as ``unitrain runs`` sees them.
+first checkpoint, as ``unitrain runs`` sees them, and random SIGTERMs across a run.
 
 Children are forked (torch is already imported, so they start in milliseconds), train the
 seeded setup with a short sleep per step, and report an exception's text in a file.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import random
 import signal
 import socket
 import time
@@ -23,9 +24,11 @@ import pytest
 import torch
 from rich.console import Console
 
-from tests.runs.trainkit import make_data, make_trainer
+from tests.runs import battery
+from tests.runs.trainkit import assert_same, make_data, make_trainer, snapshot
 from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.run_store import RunStore
+from unitrain.runs.checkpoint import load_checkpoint, newest_valid
 from unitrain.runs.listing import live_status, print_runs_table
 
 EPOCHS = 8
@@ -167,3 +170,45 @@ def test_a_run_killed_before_its_first_checkpoint_shows_as_crashed(tmp_path: Pat
     console = Console(record=True, width=200, color_system=None)
     assert print_runs_table(tmp_path, console) == 1
     assert "CRASHED" in console.export_text()
+
+
+def _sigterm_child(root: str) -> None:
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    trainer = make_trainer([*battery.plugins(Path(root)), Pace(0.1)], max_epochs=battery.EPOCHS)
+    trainer.fit(make_data(), eval_data=make_data(), resume="latest")  # Preempted: exit 143
+
+
+def test_random_sigterms_across_a_run_lose_nothing(tmp_path: Path) -> None:
+    rng = random.Random(17)
+    codes = []
+    for _ in range(6):
+        child = multiprocessing.get_context("fork").Process(
+            target=_sigterm_child, args=(str(tmp_path),)
+        )
+        child.start()
+        time.sleep(rng.uniform(0.05, 0.4))
+        os.kill(child.pid, signal.SIGTERM)
+        child.join(timeout=60)
+        codes.append(child.exitcode)
+    # 143: stopped at a step boundary after committing; -15: the signal came before the fit
+    # installed its handler (nothing to save); never anything else
+    assert set(codes) <= {143, -signal.SIGTERM} and codes.count(143) >= 3, codes
+    final = multiprocessing.get_context("fork").Process(
+        target=_sigterm_child, args=(str(tmp_path),)
+    )
+    final.start()
+    final.join(timeout=120)
+    assert final.exitcode == 0
+    run = battery.only_run(tmp_path)
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "COMPLETED"
+    assert codes.count(143) <= info["restarts"] <= len(codes)  # each trial that started
+    assert battery.metrics_of(run) == battery.straight()[1]  # every record exactly once
+    newest, skipped = newest_valid(run / "checkpoints")
+    assert newest is not None and skipped == []
+    restored = make_trainer(max_epochs=battery.EPOCHS, init_seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        restored.load_state_dict(load_checkpoint(newest)["state"])
+    assert_same(battery.straight()[0], snapshot(restored))
