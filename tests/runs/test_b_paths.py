@@ -158,3 +158,15 @@ def test_a_fifo_in_a_manifest_does_not_hang(tmp_path: Path) -> None:
         trainer.fit(make_data(), eval_data=make_data(), resume="latest")
     assert_same(straight()[0], snapshot(trainer))  # from step 6
     assert any("state.pt cannot be read" in m and "FIFO" in m for m in messages), messages
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    root, run = crashed_run(tmp_path)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep")
+    (run / ".lock").unlink()
+    (run / ".lock").symlink_to(precious)
+    before = tree_state(run)
+    with pytest.raises(RunError, match=r"\.lock cannot be used as the folder's lock"):
+        make_trainer(plugins(root), max_epochs=EPOCHS).fit(make_data(), resume="latest")
+    assert precious.read_text() == "keep" and tree_state(run) == before

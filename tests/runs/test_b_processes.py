@@ -95,7 +95,10 @@ def _run_dir(root: Path) -> Path | None:
 
 
 def _train_steps(run: Path) -> list[int]:
-    lines = (run / "metrics.jsonl").read_text().splitlines()
+    if not (run / "metrics.jsonl").exists():  # run.json is written first
+        return []
+    text = (run / "metrics.jsonl").read_text()
+    lines = text[: text.rfind("\n") + 1].splitlines()  # a line being written is not complete
     return [r["step"] for r in map(json.loads, lines) if r["split"] == "train"]
 
 

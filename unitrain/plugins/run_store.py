@@ -222,10 +222,13 @@ class RunStore:
             if self.writer is not None and result.loss is not None:
                 loss = float(result.loss.detach())  # the one host read, every N steps
                 self.writer.write("train", state.epoch, state.global_step, {"loss": loss})
-        if self.run is not None and self.run.heartbeat(
-            self.heartbeat_every, global_step=state.global_step
-        ):
-            if self.lock is not None:
+        if self.run is not None:
+            try:
+                beat = self.run.heartbeat(self.heartbeat_every, global_step=state.global_step)
+            except (OSError, RunError) as error:  # a full disk: training goes on, the lock
+                beat = True  # file's time (no space needed) still says the run is alive
+                _log.warning("could not stamp the heartbeat in %s: %s", self.run.run_json, error)
+            if beat and self.lock is not None:
                 self.lock.beat()
 
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:

@@ -22,12 +22,12 @@ import json
 import logging
 import os
 import socket
-import stat
 import time
 from pathlib import Path
 from typing import Any
 
 from unitrain.errors import RunError, RunLockedError
+from unitrain.runs.safe_io import NotRegularFile, open_regular
 
 __all__ = ["LOCK_FILE", "STALE_AFTER_S", "RunLock", "holder"]
 
@@ -42,11 +42,13 @@ _log = logging.getLogger("unitrain.runs")
 
 
 def _open(path: Path, flags: int) -> int:
-    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise RunError(f"{path} is not a regular file; remove it (unitrain keeps its lock there)")
-    return fd
+    try:
+        return open_regular(path, flags)
+    except NotRegularFile as error:
+        raise RunError(
+            f"{path} cannot be used as the folder's lock ({error.strerror}); remove it, "
+            "unitrain keeps its lock there"
+        ) from None
 
 
 def _read(fd: int) -> dict[str, Any]:
