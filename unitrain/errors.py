@@ -5,6 +5,7 @@ UnitrainError                 base of everything unitrain raises on purpose
 ├── PluginError               a plugin cannot be registered (misspelt hook, bad arguments,
 │                             duplicate name, bad order or rank rule)
 ├── ConfigError               an argument or setting is invalid (raised before any work)
+│   └── ConfigTypeError       ... because it has the wrong type (also a TypeError)
 ├── BatchError                a batch has the wrong type or its tensors disagree in size
 ├── StageError                a stage hook gave no result, or the wrong kind of result
 ├── BusError                  a bus message does not fit its bundle, or topics form a cycle
@@ -29,6 +30,7 @@ __all__ = [
     "BusError",
     "CheckpointError",
     "ConfigError",
+    "ConfigTypeError",
     "NonFiniteError",
     "PluginError",
     "PluginLoadWarning",
@@ -52,6 +54,11 @@ class PluginError(UnitrainError):
 
 class ConfigError(UnitrainError, ValueError):
     """An argument or setting is invalid; raised before any training work is done."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """An argument has the wrong type (a ``TypeError`` as well, where the older APIs raised
+    one, e.g. aitoolbox's savers and training history)."""
 
 
 class BatchError(UnitrainError, TypeError):
