@@ -11,9 +11,9 @@ from torch.utils.data import DataLoader
 
 from tests.distributed import _scenarios as s
 from unitrain.distributed import FSDPStrategy, launch, load_sharded
+from unitrain.distributed.checkpoint import verify_sharded
 from unitrain.distributed.strategy import make_strategy
 from unitrain.errors import CheckpointError
-from unitrain.runs.checkpoint import verify_checkpoint
 
 
 def test_fsdp_trains_like_one_process_and_its_sharded_checkpoint_loads(tmp_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_fsdp_trains_like_one_process_and_its_sharded_checkpoint_loads(tmp_path:
     # committed by the checkpoint protocol: a manifest hashes both shards and DCP's metadata
     path = Path(ranks[0]["path"])
     assert path == tmp_path / "sharded" / "step-000000004"
-    manifest = verify_checkpoint(path)
+    manifest = verify_sharded(path)
     assert sorted(manifest["files"]) == [".metadata", "__0_0.distcp", "__1_0.distcp"]
     assert manifest["kind"] == "torch.distributed.checkpoint" and manifest["world_size"] == 2
     assert not [p for p in (tmp_path / "sharded").iterdir() if ".tmp-" in p.name]

@@ -23,7 +23,13 @@ import torch.distributed as dist
 from unitrain.core.state import State
 from unitrain.errors import CheckpointError
 
-__all__ = ["WorldSizeCheck", "check_world_size", "load_sharded", "save_sharded"]
+__all__ = [
+    "WorldSizeCheck",
+    "check_world_size",
+    "load_sharded",
+    "save_sharded",
+    "verify_sharded",
+]
 
 
 class WorldSizeCheck:
@@ -121,12 +127,10 @@ def load_sharded(state: State, path: str | Path, *, reshard: bool = False) -> No
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
     from torch.distributed.checkpoint.state_dict_loader import load
 
-    from unitrain.runs.checkpoint import verify_checkpoint
-
     assert state.model is not None
     if not Path(path).exists():
         raise CheckpointError(f"load_sharded: {path} does not exist")
-    verify_checkpoint(path)
+    verify_sharded(path)
     model, optimizers = get_state_dict(state.model, list(state.optimizers))
     position = torch.zeros(4, dtype=torch.int64)
     content: dict[str, Any] = {"model": model, "optimizers": optimizers, "position": position}
@@ -157,3 +161,35 @@ def _single_process_quietly() -> Iterator[None]:
         if not (dist.is_available() and dist.is_initialized()):
             warnings.filterwarnings("ignore", message="torch.distributed is disabled")
         yield
+
+
+def verify_sharded(path: str | Path) -> dict[str, Any]:
+    """Check a :func:`save_sharded` checkpoint against its manifest (every shard's and DCP
+    metadata's size and sha256); returns the manifest. DCP's files are not ``torch.save``
+    files, so :func:`unitrain.runs.checkpoint.verify_checkpoint` does not take them."""
+    import json
+
+    from unitrain.runs.checkpoint import MANIFEST, sha256_of
+
+    folder = Path(path)
+    try:
+        manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{folder} is not a committed sharded checkpoint: {MANIFEST} cannot be read "
+            f"({error}); the write did not finish"
+        ) from None
+    if manifest.get("kind") != "torch.distributed.checkpoint":
+        raise CheckpointError(f"{folder} was not written by save_sharded")
+    for name, entry in manifest["files"].items():
+        file_path = folder / name
+        try:
+            size, digest = sha256_of(file_path)
+        except OSError as error:
+            raise CheckpointError(f"checkpoint file {file_path} cannot be read: {error}") from None
+        if size != entry["bytes"] or digest != entry["sha256"]:
+            raise CheckpointError(
+                f"checkpoint file {file_path} is corrupt: expected {entry['bytes']} bytes with "
+                f"sha256 {entry['sha256'][:12]}…, found {size} bytes with sha256 {digest[:12]}…"
+            )
+    return manifest

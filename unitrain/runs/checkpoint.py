@@ -412,7 +412,7 @@ def commit_directory(
     try:
         entries: dict[str, dict[str, Any]] = {}
         for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
-            size, digest = _hash_file(path)
+            size, digest = sha256_of(path)
             entries[path.relative_to(tmp).as_posix()] = {"sha256": digest, "bytes": size}
         manifest = {
             "format": FORMAT,
@@ -451,3 +451,14 @@ def temporary_directory(directory: str | os.PathLike[str], name: str) -> Path:
     tmp = parent / f".{name}{_TMP}{secrets.token_hex(4)}"
     os.mkdir(tmp)
     return tmp
+
+
+def sha256_of(path: Path) -> tuple[int, str]:
+    """The size and sha256 of a file (for files not written through :func:`write_checkpoint`)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
