@@ -1,9 +1,10 @@
 """``LearningRateMonitor``: every param group's learning rate (and momentum), as it trains.
 
-Every ``every_n_steps`` optimizer steps (``logging_interval="step"``) or at each epoch start
-(``"epoch"``: the rate the epoch trains with) it records one entry per param group: in ``history`` (a list of
-``{"step", "epoch", <name>: lr, ...}``), and, when a run store is present, as one record of
-the run's ``metrics.jsonl`` (split ``train``), which the report draws as the LR curve.
+Every ``every_n_steps`` optimizer steps (``logging_interval="step"``) or at each epoch
+start (``"epoch"``: the rate the epoch trains with) it records one entry per param group:
+in ``history`` (a list of ``{"step", "epoch", <name>: lr, ...}``), and, when a run store
+is present, as one record of the run's ``metrics.jsonl`` (split ``train``), which the
+report draws as the LR curve.
 Names: ``lr`` for a single optimizer with one param group, else ``lr/<optimizer>.<group>``;
 with ``log_momentum`` also ``momentum...`` (SGD's ``momentum`` or Adam's first beta).
 Reading ``group["lr"]`` is a host value, never a device sync.
