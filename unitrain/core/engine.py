@@ -10,6 +10,7 @@ import torch
 
 from unitrain.core.config import TrainerConfig, make_config
 from unitrain.core.data import make_eval_loaders, make_loader
+from unitrain.core.keys import HOOK_TIMER
 from unitrain.core.loop import run_fit
 from unitrain.core.passes import run_evaluation, run_prediction
 from unitrain.core.state import State
@@ -85,6 +86,7 @@ class Trainer:
         self.plugins.state = self.state
         self.replay = Replay(self.state)  # the epoch's data order, for exact resume
         self.state.stash[STATE_DICT] = self.state_dict
+        self.state.stash[HOOK_TIMER] = self.plugins.timer
         self.plugins.register(task, name="task")
         for plugin in plugins:
             self.plugins.register(plugin)

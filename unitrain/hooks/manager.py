@@ -21,6 +21,7 @@ from unitrain.errors import PluginError
 from unitrain.hooks.markers import PROJECT
 from unitrain.hooks.relay import compile_caller
 from unitrain.hooks.specs import Hooks
+from unitrain.hooks.timing import HookTimer
 
 if TYPE_CHECKING:
     from unitrain.core.state import State
@@ -106,6 +107,7 @@ class PluginManager:
         self._counter = 0
         self.generation = 0  # bumped whenever the plugin set changes (plans cached on it expire)
         self._relay = _Relay()
+        self.timer = HookTimer(self._rebuild)  # the profiler's view: time per plugin and hook
         self.hooks: Hooks = cast(Hooks, self._relay)
         self._rebuild()
 
@@ -321,7 +323,9 @@ class PluginManager:
             call_order = wrappers + plain
             # pluggy walks its list from the end, so it stores the reverse of the call order.
             caller._hookimpls[:] = list(reversed(call_order))
-            setattr(self._relay, name, compile_caller(caller, call_order, self._on_hook_error))
+            wrap = self.timer.wrap if self.timer.running else None
+            compiled = compile_caller(caller, call_order, self._on_hook_error, wrap)
+            setattr(self._relay, name, compiled)
 
 
 class _Relay:

@@ -10,6 +10,7 @@ from unitrain.plugins.metrics_log import MetricsLog
 from unitrain.plugins.mlflow_log import MlflowLog
 from unitrain.plugins.model_summary import ModelSummary
 from unitrain.plugins.nan_guard import NanGuard
+from unitrain.plugins.profiler import Profiler
 from unitrain.plugins.progress import ProgressBar
 from unitrain.plugins.run_store import RUN_DIR, RunStore
 from unitrain.plugins.tensorboard_log import TensorBoardLog
@@ -26,6 +27,7 @@ __all__ = [
     "MixedPrecision",
     "ModelSummary",
     "NanGuard",
+    "Profiler",
     "ProgressBar",
     "RunStore",
     "ScheduledLR",
