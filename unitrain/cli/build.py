@@ -10,6 +10,7 @@ import torch
 from rich.console import Console
 
 from unitrain.config import RunConfig, load_target
+from unitrain.config.builtins import available_plugins
 from unitrain.core.engine import Trainer
 from unitrain.errors import ConfigError
 from unitrain.hooks.entrypoints import LoadedPlugin, Selection, load_plugins, register_plugins
@@ -33,7 +34,10 @@ def load_enabled_plugins(
     and whether loading is strict."""
     strict = config.strict_plugins and not lenient
     selection = Selection.parse(config=config.plugins, cli=cli)
-    return load_plugins(selection, strict=strict, options=config.plugin_options), strict
+    loaded = load_plugins(
+        selection, strict=strict, options=config.plugin_options, installed=available_plugins()
+    )
+    return loaded, strict
 
 
 def load_data(config: RunConfig) -> RunData:
