@@ -51,6 +51,7 @@ class State:
     global_step: int = 0
     micro_step: int = 0
     epoch_length: int | None = None
+    eval_length: int | None = None  # batches of the evaluation running now, when sized
     max_epochs: int | None = None
     max_steps: int | None = None
     accumulation: int = 1
