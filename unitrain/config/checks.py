@@ -38,7 +38,9 @@ def check_functions(data: Mapping[str, Any], base: Path, locate: Locate) -> list
         try:
             function = load_target(resolved, key)
         except ConfigError as error:  # said with the file name as the user wrote it
-            problems.append(Problem(line, where, str(error).replace(resolved, target)))
+            said = str(error).replace(resolved, target)
+            said = said.replace(resolved.rpartition(":")[0], target.rpartition(":")[0])
+            problems.append(Problem(line, where, said))
             continue
         except Exception as error:  # the user's module failed to import
             problems.append(
