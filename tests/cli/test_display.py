@@ -20,7 +20,7 @@ import unitrain.cli
 from unitrain.cli import main
 from unitrain.cli.parser import make_parser
 from unitrain.config.toml_out import dump_toml
-from unitrain.log import install_cli_handler
+from unitrain.log import cli_logging
 
 from .conftest import tiny_config
 
@@ -58,13 +58,8 @@ def test_info_lines_fit_80_columns_and_the_plugin_list_is_debug(tmp_path, monkey
 
 def test_plain_lines_have_iso_timestamps():
     stream = io.StringIO()
-    handler = install_cli_handler(Console(file=stream, force_terminal=False), rank=0)
-    try:
+    with cli_logging(Console(file=stream, force_terminal=False), rank=0):
         logging.getLogger("unitrain.cli").info("hello")
-    finally:
-        for name in ("unitrain", "py.warnings"):
-            logging.getLogger(name).removeHandler(handler)
-        logging.captureWarnings(False)
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d INFO unitrain.cli: hello$", stream.getvalue())
 
 

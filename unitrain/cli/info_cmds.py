@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from unitrain.config import read_config_file
-from unitrain.config.builtins import available_plugins, is_builtin, options_of
+from unitrain.config.builtins import available_plugins, enabled_names, is_builtin, options_of
 from unitrain.errors import ConfigError, UnitrainError
 from unitrain.hooks.entrypoints import GROUP, Selection
 
@@ -28,7 +28,8 @@ def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
         if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
             raise ConfigError(f"{args.config}: plugins must be a list of names, got {listed!r}")
         configured = listed
-    selection = Selection.parse(config=configured, cli=args.plugin)
+    available = available_plugins()
+    enabled = set(enabled_names(Selection.parse(config=configured, cli=args.plugin), available))
     rows: list[dict[str, Any]] = [
         {
             "name": entry.name,
@@ -36,12 +37,12 @@ def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
             "distribution": entry.distribution,
             "version": entry.version,
             "target": entry.value,
-            "enabled": selection.is_enabled(name),
+            "enabled": name in enabled,
             # A third-party plugin's module is imported only when asked: listing stays safe
             # even when an installed plugin is broken.
             "options": options_of(entry) if is_builtin(entry) or args.options else None,
         }
-        for name, entries in available_plugins().items()
+        for name, entries in available.items()
         for entry in entries
     ]
     if args.json:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.metadata import EntryPoint, PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from unitrain.errors import ConfigError
-from unitrain.hooks.entrypoints import GROUP, PluginEntry, discover
+from unitrain.hooks.entrypoints import GROUP, PluginEntry, Selection, discover
 
 if TYPE_CHECKING:
     import torch
@@ -29,6 +29,7 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "available_plugins",
     "builtin_entries",
+    "enabled_names",
     "is_builtin",
     "lr_scheduler",
     "options_of",
@@ -75,7 +76,7 @@ def builtin_entries() -> dict[str, PluginEntry]:
 def available_plugins() -> dict[str, list[PluginEntry]]:
     """Built-ins and installed entry points by name, nothing imported.
 
-    unitrain's own metadata entries for a built-in are the same plugin and are dropped; a
+    unitrain's own metadata entries (:func:`discover` leaves them out) are the table's; a
     third-party plugin under a built-in's name is kept beside it, so loading that name
     reports the clash instead of picking one silently.
     """
@@ -89,6 +90,16 @@ def available_plugins() -> dict[str, list[PluginEntry]]:
                 continue
             found.setdefault(name, []).append(entry)
     return dict(sorted(found.items()))
+
+
+def enabled_names(
+    selection: Selection, available: Mapping[str, Sequence[PluginEntry]]
+) -> list[str]:
+    """The names a selection enables: explicit ones in request order, then (with ``all``)
+    every installed third-party plugin. Built-ins are enabled by name only: ``all`` must not
+    switch on, say, a metrics log that needs a path."""
+    third_party = [n for n, entries in available.items() if not all(map(is_builtin, entries))]
+    return selection.names(third_party)
 
 
 def is_builtin(entry: PluginEntry) -> bool:

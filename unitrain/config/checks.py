@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from unitrain.config.builtins import available_plugins
+from unitrain.config.builtins import available_plugins, enabled_names
 from unitrain.config.problems import Locate, Problem, check_call, did_you_mean
 from unitrain.config.targets import absolute_target, load_target
 from unitrain.errors import ConfigError, PluginError
@@ -109,7 +109,7 @@ def check_plugins(
                 f"{did_you_mean(name, names)} (available: {', '.join(names)})",
             )
         )
-    enabled = set(selection.names(available))
+    enabled = set(enabled_names(selection, available))
     for name, given in options.items():
         table = ("plugin_options", str(name))
         line, where = locate(table)
