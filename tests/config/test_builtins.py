@@ -6,7 +6,13 @@ import inspect
 import tomllib
 from pathlib import Path
 
-from unitrain.config.builtins import BUILTIN_PLUGINS, available_plugins, builtin_entries
+from unitrain.config.builtins import (
+    BUILTIN_PLUGINS,
+    available_plugins,
+    builtin_entries,
+    enabled_names,
+)
+from unitrain.hooks.entrypoints import Selection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,3 +37,9 @@ def test_an_installed_plugin_under_a_built_in_name_is_kept_beside_it(fake_distri
     fake_distribution("ut-clash", "1.0", entry_points={"unitrain": {"nan_guard": "ut_clash:Guard"}})
     entries = available_plugins()["nan_guard"]
     assert [e.distribution for e in entries] == ["unitrain", "ut-clash"]
+
+
+def test_all_enables_the_installed_third_party_plugins_not_the_built_ins(fake_distribution):
+    fake_distribution("ut-extra", "1.0", entry_points={"unitrain": {"extra": "ut_extra:Plugin"}})
+    selection = Selection.parse(cli=["all", "nan_guard"], env={})
+    assert enabled_names(selection, available_plugins()) == ["nan_guard", "extra"]
