@@ -111,7 +111,8 @@ def _config_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="enable an entry-point plugin; no:NAME disables one; 'all' enables all",
+        help="enable a plugin, built-in (e.g. tensorboard, nan_guard) or installed; "
+        "no:NAME disables one; 'all' enables every installed third-party one",
     )
     parser.add_argument(
         "--lenient-plugins",
