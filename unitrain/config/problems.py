@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -171,6 +170,3 @@ def check_call(
                 )
             )
     return problems
-
-
-NOWHERE = math.inf
