@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from unitrain.config import RunConfig
 from unitrain.errors import ConfigError
-from unitrain.runs.checkpoint import load_checkpoint, newest_valid
+from unitrain.runs.checkpoint import load_checkpoint, load_weights_only, newest_valid
 
 __all__ = ["CONFIG_FILE", "MODEL_FILE", "Source", "final_state", "resolve_source"]
 
@@ -80,7 +78,7 @@ def final_state(run: Path) -> dict[str, Any]:
     finish) its newest checkpoint that verifies."""
     weights = run / "artifacts" / MODEL_FILE
     if weights.is_file():
-        saved: dict[str, Any] = torch.load(weights, map_location="cpu", weights_only=True)
+        saved: dict[str, Any] = load_weights_only(weights, f"--run {run}: model file")
         return saved
     checkpoint, _ = (
         newest_valid(run / "checkpoints") if (run / "checkpoints").is_dir() else (None, [])
