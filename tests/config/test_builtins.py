@@ -28,8 +28,9 @@ def test_every_built_in_loads_to_a_class_or_factory_with_a_name():
         assert inspect.isclass(target) or inspect.isfunction(target), name
         assert entry.distribution == "unitrain"
     assert set(BUILTIN_PLUGINS) == {
-        "checkpoint", "gradient_clipping", "lr_scheduler", "metrics_log", "mixed_precision",
-        "mlflow", "nan_guard", "progress", "tensorboard",
+        "checkpoint", "early_stopping", "gradient_clipping", "lr_monitor", "lr_scheduler",
+        "metrics_log", "mixed_precision", "mlflow", "model_summary", "nan_guard", "profiler",
+        "progress", "tensorboard",
     }  # fmt: skip
 
 

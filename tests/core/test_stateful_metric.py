@@ -8,9 +8,10 @@ from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 from torch import nn
 
 import unitrain as ut
+from tests._extras import require
 from unitrain.core.stateful_metric import StatefulMetric, is_stateful_metric
 
-torchmetrics = pytest.importorskip("torchmetrics")
+torchmetrics = require("torchmetrics")
 
 SAMPLES, BATCH = 60, 8  # 7 full batches and one of 4: batch means are not the dataset's
 

@@ -38,12 +38,16 @@ __all__ = [
 # name → "module:attribute" (a class, or a factory taking the plugin's options)
 BUILTIN_PLUGINS: Final[Mapping[str, str]] = {
     "checkpoint": "unitrain.plugins.checkpoint:Checkpoint",
+    "early_stopping": "unitrain.plugins.early_stopping:EarlyStopping",
     "gradient_clipping": "unitrain.plugins.clipping:GradientClipping",
+    "lr_monitor": "unitrain.plugins.lr_monitor:LearningRateMonitor",
     "lr_scheduler": "unitrain.config.builtins:lr_scheduler",
     "metrics_log": "unitrain.plugins.metrics_log:MetricsLog",
     "mixed_precision": "unitrain.plugins.amp:MixedPrecision",
     "mlflow": "unitrain.plugins.mlflow_log:MlflowLog",
+    "model_summary": "unitrain.plugins.model_summary:ModelSummary",
     "nan_guard": "unitrain.plugins.nan_guard:NanGuard",
+    "profiler": "unitrain.plugins.profiler:Profiler",
     "progress": "unitrain.plugins.progress:ProgressBar",
     "tensorboard": "unitrain.plugins.tensorboard_log:TensorBoardLog",
 }
