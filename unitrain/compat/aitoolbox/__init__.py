@@ -88,6 +88,10 @@ from unitrain.compat.aitoolbox.result_packages import (
     MultipleResultPackageWrapper,
     RegressionResultPackage,
 )
+
+# aitoolbox's top-level names of the torchtrain side (``from aitoolbox import ...``).
+from unitrain.compat.aitoolbox.torchtrain.data.dataset import BasicDataset
+from unitrain.compat.aitoolbox.torchtrain.parallel import TTDataParallel
 from unitrain.compat.aitoolbox.tracking import (
     TrainLoopCheckpoint,
     TrainLoopCheckpointEndSave,
@@ -102,6 +106,7 @@ __all__ = [
     "AbstractResultPackage",
     "AbstractScheduler",
     "AllPredictionsSame",
+    "BasicDataset",
     "BinaryClassificationResultPackage",
     "ClassificationResultPackage",
     "ConstantWithWarmupScheduler",
@@ -141,6 +146,7 @@ __all__ = [
     "RegressionResultPackage",
     "StepLRScheduler",
     "TTBasicModel",
+    "TTDataParallel",
     "TTModel",
     "TensorboardFullTracking",
     "TensorboardTrainBatchLoss",
