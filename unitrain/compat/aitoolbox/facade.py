@@ -51,6 +51,7 @@ class EngineView:
     fit_start_epoch: int
     iteration_shift: int
     idle_iteration: int
+    idle_early_stop: bool
 
     @property
     def state(self) -> State:
@@ -142,10 +143,14 @@ class EngineView:
     @property
     def early_stop(self) -> bool:
         """True once a stop was requested; setting True stops after the current epoch."""
-        return self.trainer is not None and self.trainer.state.stop_requested is not None
+        requested = self.trainer is not None and self.trainer.state.stop_requested is not None
+        return requested or (not self._running() and self.idle_early_stop)
 
     @early_stop.setter
     def early_stop(self, value: bool) -> None:
+        if not self._running():  # a callback driven by hand, outside a fit (aitoolbox allowed it)
+            self.idle_early_stop = bool(value)
+            return
         state = self.state
         if value:
             state.request_stop("epoch_end", reason=EARLY_STOP_REASON)

@@ -136,6 +136,7 @@ class TrainLoop(EngineView, PredictionPasses):
         self.fit_start_epoch = 0
         self.iteration_shift = 0
         self.idle_iteration = 0
+        self.idle_early_stop = False
         self.iterations_end: int | None = None
         self.loss_accum_tensors: list[Any] = []
 

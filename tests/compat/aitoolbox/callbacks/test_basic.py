@@ -109,8 +109,23 @@ def test_function_on_train_loop_runs_at_selected_points() -> None:
     loop = make_loop(val=None, train=make_batches(count=2))
     loop.fit(num_epochs=1, callbacks=[registration, grads])
     assert calls == [("reg", 0), ("grad", 0), ("grad", 1)] and loop.grad_cb_used
-    with pytest.raises(ConfigError, match="no execution point"):
-        FunctionOnTrainLoop(print)
+    manual = FunctionOnTrainLoop(lambda tl: calls.append(("manual", tl.epoch)))  # no point
+    loop.fit(num_epochs=2, callbacks=[manual])
+    assert calls[-1] == ("grad", 3)  # it never ran inside the fit
+    manual.execute_callback()
+    assert calls[-1] == ("manual", 1)
+
+
+def test_early_stop_and_data_subset_outside_a_fit() -> None:
+    loop = make_loop(val=None)
+    stopper = EarlyStopping("metric_loss")
+    loop.callbacks_handler.register_callbacks([stopper])
+    for value in (1.0, 2.0):  # driven by hand, as aitoolbox's own tests drive callbacks
+        loop.insert_metric_result_into_history("metric_loss", value)
+        stopper.on_epoch_end()
+    assert loop.early_stop
+    with pytest.raises(ConfigError, match="no validation_loader"):
+        loop.callbacks_handler.register_callbacks([DataSubsetTestRun(1, num_val_batches=2)])
 
 
 def test_list_registered_callbacks(capsys: pytest.CaptureFixture[str]) -> None:
