@@ -90,8 +90,9 @@ class NativeLoopView(EngineView):
 
     @property
     def optimizer(self) -> Any:
-        """The trainer's first optimizer (made when the fit starts)."""
-        return self.state.optimizer
+        """The trainer's first optimizer; ``None`` until the fit makes it."""
+        optimizers = self.state.optimizers
+        return optimizers[0] if optimizers else None
 
     def optimizers(self) -> list[Any]:
         """The trainer's optimizers (made when the fit starts)."""

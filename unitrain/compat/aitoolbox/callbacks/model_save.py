@@ -65,7 +65,8 @@ class _Saver(AbstractExperimentCallback):
         return self.hyperparams_saved
 
     def on_train_loop_registration(self) -> None:
-        if not callable(getattr(self.train_loop_obj.optimizer, "state_dict", None)):
+        optimizer = self.train_loop_obj.optimizer  # None: a native trainer makes it at fit
+        if optimizer is not None and not callable(getattr(optimizer, "state_dict", None)):
             raise AttributeError(
                 f"{self.callback_name}: the train loop's optimizer "
                 f"({type(self.train_loop_obj.optimizer).__name__}) has no state_dict(), which "

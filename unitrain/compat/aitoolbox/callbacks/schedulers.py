@@ -62,6 +62,16 @@ class AbstractScheduler(AbstractCallback):
         raise NotImplementedError
 
     def on_train_loop_registration(self) -> None:
+        if self.train_loop_obj.optimizers():
+            self.build_schedulers()
+
+    def on_train_begin(self) -> None:
+        # On a native Trainer the optimizers exist only once the fit starts.
+        if not self.schedulers:
+            self.build_schedulers()
+
+    def build_schedulers(self) -> None:
+        """Make the scheduler(s) for the loop's optimizer(s)."""
         optimizers = self.train_loop_obj.optimizers()
         if self.optimizer_idx is not None:
             if not 0 <= self.optimizer_idx < len(optimizers):
@@ -176,10 +186,10 @@ class _WarmupScheduler(LambdaLRScheduler):
         super().__init__(self._factor, False, True, optimizer_idx, last_epoch=last_epoch, **kwargs)
         self.callback_name = type(self).__name__
 
-    def on_train_loop_registration(self) -> None:
+    def build_schedulers(self) -> None:
         if self.num_training_steps is None:
             self.num_training_steps = self.train_loop_obj.get_num_training_steps()
-        super().on_train_loop_registration()
+        super().build_schedulers()
 
     def warmup(self, step: int) -> float | None:
         """The warm-up factor, or ``None`` after the warm-up."""
