@@ -166,7 +166,8 @@ class Trainer:
                 "no plugin made an optimizer: pass optimizer= to unitrain.Task "
                 "(an optimizer or a function of the parameters), or implement make_optimizer"
             )
-        optimizers: tuple[Any, ...] = (made,) if is_optimizer(made) else tuple(made)  # type: ignore[arg-type]
+        many = not is_optimizer(made) and isinstance(made, Iterable)
+        optimizers: tuple[Any, ...] = tuple(made) if many else (made,)  # type: ignore[arg-type]
         if not optimizers or not all(is_optimizer(o) for o in optimizers):
             raise StageError(
                 f"make_optimizer returned {made!r}; expected optimizer(s): torch optimizers, "

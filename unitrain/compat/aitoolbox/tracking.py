@@ -157,6 +157,14 @@ class _TrackingLoop(TrainLoop):
             "source_dirs": self.source_dirs,
         }
         made: list[Any] = []
+        if self.end_save:
+            made.append(
+                ModelTrainEndSave(
+                    val_result_package=self.val_result_package,
+                    test_result_package=self.test_result_package,
+                    **experiment,
+                )
+            )
         if self.checkpoints:
             options = dict(
                 experiment,
@@ -167,14 +175,6 @@ class _TrackingLoop(TrainLoop):
                 made.append(ModelIterationCheckpoint(self.iteration_save_freq, **options))
             else:
                 made.append(ModelCheckpoint(**options))
-        if self.end_save:
-            made.append(
-                ModelTrainEndSave(
-                    val_result_package=self.val_result_package,
-                    test_result_package=self.test_result_package,
-                    **experiment,
-                )
-            )
         return made
 
 

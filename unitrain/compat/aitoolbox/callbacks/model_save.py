@@ -258,7 +258,10 @@ class ModelTrainEndSave(_Saver):
             source_dirs,
             execution_order=101,
         )
+        self.val_result_package = val_result_package
+        self.test_result_package = test_result_package
         self.result_packages = {"val": val_result_package, "test": test_result_package}
+        self.result_package: Any = None  # the evaluated package(s), set at the end of training
         self.results: dict[str, Any] = {}
 
     def on_train_loop_registration(self) -> None:
@@ -291,6 +294,7 @@ class ModelTrainEndSave(_Saver):
             self.results[split] = package.prepare_result_package(
                 y_true, y_pred, hyperparameters=self.hyperparams
             )
+            self.result_package = package  # the last evaluated one (aitoolbox combined them)
             labels = {"y_true": torch.as_tensor(y_true), "y_pred": torch.as_tensor(y_pred)}
             self.save("results", f"predictions_{split}.pt", labels)
         self.save("model", f"{stem}.pth", checkpoint_payload(loop, self.hyperparams))
