@@ -63,15 +63,18 @@ class ModelPerformanceEvaluation(AbstractCallback):
             hasattr(loop, name)
             for name in ("project_name", "experiment_name", "local_model_result_folder_path")
         )
-        if self.if_available_output_to_project_dir and tracked:
-            self.result_package.set_experiment_dir_path_for_additional_results(
+        settle = getattr(
+            self.result_package, "set_experiment_dir_path_for_additional_results", None
+        )
+        if self.if_available_output_to_project_dir and tracked and callable(settle):
+            settle(
                 loop.project_name,  # type: ignore[attr-defined]
                 loop.experiment_name,  # type: ignore[attr-defined]
                 loop.experiment_timestamp,
                 loop.local_model_result_folder_path,  # type: ignore[attr-defined]
             )
         for package in self._packages():
-            metric = getattr(package, "metric", None)
+            metric: Any = getattr(package, "metric", None)
             if callable(getattr(metric, "to", None)):  # a torchmetrics package
                 metric.to(loop.device)
 
