@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.aitoolbox._tiny import make_loop
+from tests.compat.aitoolbox._tiny import make_batches, make_loop
 from unitrain.compat.aitoolbox import (
     MetricHistoryRename,
     ModelTrainHistoryFileWriter,
@@ -24,14 +24,22 @@ def test_formatter_and_rename() -> None:
     doubled = TrainHistoryFormatter(
         lambda history: history["val_loss"][-1], lambda value: ("double_val_loss", 2 * value)
     )
-    rename = MetricHistoryRename("val_loss", "validation_loss", epoch_end=False, train_end=True)
-    loop = make_loop()
-    loop.fit(num_epochs=2, callbacks=[doubled, rename])
+    rename = MetricHistoryRename("val_loss", "validation_loss")
+    at_end = MetricHistoryRename(
+        "train_end_test_loss", "test_loss", epoch_end=False, train_end=True
+    )
+    loop = make_loop(test=make_batches(1, seed=3))
+    loop.fit(num_epochs=2, callbacks=[doubled, rename, at_end])
     history = loop.train_history
     assert history["double_val_loss"] == [2 * v for v in history["val_loss"]]
-    assert history["validation_loss"] == [history["val_loss"][-1]]
-    with pytest.raises(ConfigError, match="input metric getter failed"):
-        make_loop().fit(num_epochs=1, callbacks=[MetricHistoryRename("nothing", "x")])
+    assert history["validation_loss"] == history["val_loss"]
+    assert history["test"] == history["train_end_test_loss"]
+    # aitoolbox's guard: the input must have one value per epoch so far (one at the end)
+    with pytest.raises(ConfigError, match="2 values in train_history, 1 expected"):
+        make_loop().fit(
+            num_epochs=2,
+            callbacks=[MetricHistoryRename("val_loss", "v", epoch_end=False, train_end=True)],
+        )
     lenient = MetricHistoryRename("nothing", "x", strict_metric_extract=False)
     loop = make_loop()
     loop.fit(num_epochs=1, callbacks=[lenient])

@@ -96,6 +96,33 @@ class MetricHistoryRename(TrainHistoryFormatter):
     def _set(self, value: Any) -> tuple[str, Any]:
         return self.new_metric_name, value
 
+    def check_if_history_updated(self, train_end_phase: bool) -> bool:
+        """aitoolbox's guard: the input metric has one value per epoch so far (one at the end
+        of training); else an error (``strict_metric_extract``) or a skip."""
+        history = self.train_loop_obj.train_history
+        first = self.input_metric_path.split("/")[0]
+        expected = 1 if train_end_phase else self.train_loop_obj.epoch + 1
+        found = len(history[first]) if first in history else 0
+        if found == expected:
+            return True
+        message = (
+            f"MetricHistoryRename: {self.input_metric_path!r} has {found} values in "
+            f"train_history, {expected} expected at this point; the callback that computes it "
+            "must run first (lower execution_order) and once per epoch"
+        )
+        if self.strict_metric_extract:
+            raise ConfigError(message)
+        print(message)
+        return False
+
+    def on_epoch_end(self) -> None:
+        if self.epoch_end and self.check_if_history_updated(False):
+            self.format_history()
+
+    def on_train_end(self) -> None:
+        if self.train_end and self.check_if_history_updated(True):
+            self.format_history()
+
 
 class _HistoryFiles(AbstractExperimentCallback):
     """Shared by the plot and file writer: when to write, into ``results/``."""

@@ -276,12 +276,6 @@ class ModelTrainEndSave(_Saver):
                     experiment_timestamp=loop.experiment_timestamp,
                     local_model_result_folder_path=self.local_model_result_folder_path,
                 )
-        for split, attribute in (("val", "validation_loader"), ("test", "test_loader")):
-            if self.result_packages[split] is not None and getattr(loop, attribute) is None:
-                raise ConfigError(
-                    f"ModelTrainEndSave: a {split}_result_package was given but the train "
-                    f"loop has no {attribute}"
-                )
 
     def on_train_end(self) -> None:
         loop = self.train_loop_obj

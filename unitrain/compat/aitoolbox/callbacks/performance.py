@@ -54,11 +54,6 @@ class ModelPerformanceEvaluation(AbstractCallback):
 
     def on_train_loop_registration(self) -> None:
         loop = self.train_loop_obj
-        if self.on_val_data and loop.validation_loader is None:
-            raise ConfigError(
-                "ModelPerformanceEvaluation(on_val_data=True): the train loop has no "
-                "validation_loader; give one or set on_val_data=False"
-            )
         tracked = all(
             hasattr(loop, name)
             for name in ("project_name", "experiment_name", "local_model_result_folder_path")
@@ -114,12 +109,11 @@ class ModelPerformanceEvaluation(AbstractCallback):
                 loop.insert_metric_result_into_history(f"{prefix}val_{name}", value)
 
     def on_epoch_end(self) -> None:
-        epoch = self.train_loop_obj.epoch
         if self.on_each_epoch:
-            if self.eval_frequency is None or epoch % self.eval_frequency == 0:
+            if self.eval_frequency is None or self.train_loop_obj.epoch % self.eval_frequency == 0:
                 self.evaluate_model_performance()
             else:
-                print(f"Skipping performance evaluation at epoch {epoch}.")
+                print(f"Skipping performance evaluation at epoch {self.train_loop_obj.epoch}.")
         for package in self._packages():
             reset = getattr(package, "metric_reset", None)
             if callable(reset):  # a torchmetrics package accumulates per epoch
