@@ -33,7 +33,7 @@ def test_formatter_and_rename() -> None:
     history = loop.train_history
     assert history["double_val_loss"] == [2 * v for v in history["val_loss"]]
     assert history["validation_loss"] == history["val_loss"]
-    assert history["test"] == history["train_end_test_loss"]
+    assert history["test_loss"] == history["train_end_test_loss"]
     # aitoolbox's guard: the input must have one value per epoch so far (one at the end)
     with pytest.raises(ConfigError, match="2 values in train_history, 1 expected"):
         make_loop().fit(
