@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import torch
-
 from unitrain.compat.aitoolbox.abstract import AbstractExperimentCallback
 from unitrain.errors import ConfigError
+from unitrain.runs.checkpoint import load_weights_only
 
 __all__ = ["ModelLoadContinueTraining"]
 
@@ -91,7 +90,7 @@ class ModelLoadContinueTraining(AbstractExperimentCallback):
         self.try_infer_experiment_details(infer_cloud_details=False)
         self.checkpoint_path = self.find_checkpoint()
         # weights_only: a model file cannot run code when it is loaded
-        self.checkpoint = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        self.checkpoint = load_weights_only(self.checkpoint_path, "aitoolbox model checkpoint")
         loop = self.train_loop_obj
         state_dict = self.checkpoint["model_state_dict"]
         if self.used_data_parallel:  # saved from a DataParallel: drop the ``module.`` prefix
