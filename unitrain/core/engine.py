@@ -14,6 +14,7 @@ from unitrain.core.keys import HOOK_TIMER
 from unitrain.core.loop import run_fit
 from unitrain.core.passes import run_evaluation, run_prediction
 from unitrain.core.state import State
+from unitrain.core.window import clear_gradients, is_optimizer
 from unitrain.distributed.trainer import Distributed
 from unitrain.errors import ConfigError, StageError
 from unitrain.hooks.manager import PluginManager, RankRule, describe_position
@@ -167,12 +168,16 @@ class Trainer:
                 "no plugin made an optimizer: pass optimizer= to unitrain.Task "
                 "(an optimizer or a function of the parameters), or implement make_optimizer"
             )
-        optimizers = (made,) if isinstance(made, torch.optim.Optimizer) else tuple(made)
-        if not optimizers or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers):
-            raise StageError(f"make_optimizer returned {made!r}; expected optimizer(s)")
+        many = not is_optimizer(made) and isinstance(made, Iterable)
+        optimizers: tuple[Any, ...] = tuple(made) if many else (made,)  # type: ignore[arg-type]
+        if not optimizers or not all(is_optimizer(o) for o in optimizers):
+            raise StageError(
+                f"make_optimizer returned {made!r}; expected optimizer(s): torch optimizers, "
+                "or objects with callable step() and zero_grad()"
+            )
         state.optimizers = optimizers
         for index, optimizer in enumerate(optimizers):
-            optimizer.zero_grad(set_to_none=True)
+            clear_gradients(optimizer)
             scheduler = self.hooks.make_scheduler(state, optimizer, index)
             if scheduler is not None:
                 if not isinstance(scheduler, ScheduledLR):

@@ -130,7 +130,15 @@ class PluginManager:
         used, with ``-2``, ``-3`` ... appended if taken. Raises :class:`PluginError` for a
         misspelt hook, arguments the hook does not have, an old-style wrapper, a taken
         explicit name, or a bad order / rank rule; nothing stays registered then.
+
+        An object whose class defines ``unitrain_plugin(manager)`` is not a plugin itself:
+        what that method returns is registered in its place. That is how a plugin written
+        in another style with clashing method names (an aitoolbox callback's
+        ``on_epoch_end()``) joins a native trainer.
         """
+        supply = getattr(type(plugin), "unitrain_plugin", None)
+        if callable(supply):
+            plugin = supply(plugin, self)
         resolved = self._resolve_name(plugin, name)
         order = _check_order(resolved, getattr(plugin, "order", 0) if order is None else order)
         ranks = _check_ranks(resolved, getattr(plugin, "ranks", "all") if ranks is None else ranks)
