@@ -65,6 +65,8 @@ def make_fast_step(trainer: Trainer, evals: dict[str, Loader]) -> FastStep | Non
     owners = [[impl.plugin_name for impl in plugins.implementations(s)] for s in STAGES]
     if any(names != ["task"] for names in owners):
         return None
+    if not all(isinstance(o, torch.optim.Optimizer) for o in trainer.state.optimizers):
+        return None  # a duck-typed optimizer's zero_grad() takes no set_to_none
     state, hooks, config = trainer.state, trainer.hooks, trainer.config
     generation, accumulation = plugins.generation, config.accumulation
     evaluates = config.eval_every_steps is not None
