@@ -72,7 +72,7 @@ class ProgressBar:
         # devices="cpu:2" sends plugins to the new processes by pickling; a rich Console
         # holds locks and this process's terminal, so each process makes its own
         state = self.__dict__.copy()
-        state.update(console=None, _progress=None, _bar=None, _eval_bar=None)
+        state.update(console=None, _progress=None, _fit_bar=None, _bar=None, _eval_bar=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
