@@ -1,0 +1,120 @@
+"""Checkpoints written off the training thread: a CPU snapshot, then one background writer.
+
+:func:`snapshot_to_cpu` copies every tensor of a checkpoint to fresh CPU memory (pinned when
+the tensor is on CUDA, so the copy is a DMA; one device synchronisation at the end) and every
+other leaf with :func:`copy.deepcopy`. The training thread may then change the live tensors
+freely: the snapshot is what the step boundary held, bit for bit. The same tensor object met
+twice (tied weights) is copied once, so the snapshot keeps that sharing.
+
+:class:`BackgroundWriter` runs **one job at a time** in a daemon thread. The policy for a
+save while one is in flight is to **wait** for it (:meth:`BackgroundWriter.wait` before
+:meth:`BackgroundWriter.submit`): a skipped save would silently lose a trigger (a best
+metric, a SIGTERM), so the training thread stalls instead; writes are never interleaved.
+A job's error is kept and raised on the training thread by the next :meth:`wait` (the next
+save, the fit's end), as :class:`~unitrain.errors.CheckpointError` naming the checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from unitrain.errors import CheckpointError
+
+__all__ = ["BackgroundWriter", "snapshot_to_cpu"]
+
+
+def snapshot_to_cpu(obj: Any) -> Any:
+    """A deep copy of ``obj`` whose tensors are fresh CPU tensors (see the module doc)."""
+    memo: dict[int, Any] = {}
+    copied = _copy(obj, memo)
+    if torch.cuda.is_initialized():  # type: ignore[no-untyped-call]  # pragma: no cover
+        torch.cuda.synchronize()  # the non-blocking device→host copies are complete
+    return copied
+
+
+#: Immutable leaves: shared, not copied (a data order holds thousands of ints).
+_ATOMIC = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _copy(obj: Any, memo: dict[int, Any]) -> Any:
+    if type(obj) in _ATOMIC:
+        return obj
+    if isinstance(obj, torch.Tensor):
+        key = id(obj)
+        if key not in memo:
+            memo[key] = _copy_tensor(obj)
+        return memo[key]
+    if isinstance(obj, dict):
+        result = type(obj)() if type(obj) is not dict else {}
+        for key, value in obj.items():
+            result[key] = _copy(value, memo)
+        return result
+    if isinstance(obj, list):
+        return [_copy(value, memo) for value in obj]
+    if isinstance(obj, tuple):
+        items = [_copy(value, memo) for value in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
+    return copy.deepcopy(obj)
+
+
+def _copy_tensor(tensor: torch.Tensor) -> torch.Tensor:
+    tensor = tensor.detach()
+    if tensor.is_cuda:  # pragma: no cover - exercised on CUDA machines only
+        host = torch.empty_like(tensor, device="cpu", pin_memory=True)
+        host.copy_(tensor, non_blocking=True)
+        return host
+    return tensor.clone()
+
+
+class BackgroundWriter:
+    """One background write at a time; its error is raised by the next :meth:`wait`."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._label = ""
+
+    @property
+    def busy(self) -> bool:
+        """True while a job runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def submit(self, job: Callable[[], object], label: str) -> None:
+        """Start ``job`` in the background; ``label`` (the checkpoint path) names its errors.
+
+        Waits for the job in flight first (raising its error, if any): never two at once.
+        """
+        self.wait()
+        self._label = label
+        thread = threading.Thread(
+            target=self._run, args=(job,), name=f"unitrain-checkpoint-writer {label}", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+
+    def _run(self, job: Callable[[], object]) -> None:
+        try:
+            job()
+        except BaseException as error:  # kept for the training thread: never lost
+            self._error = error
+
+    def wait(self) -> None:
+        """Block until the job in flight is done; raise its error on this thread, if any."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        error, self._error = self._error, None
+        if error is None:
+            return
+        if isinstance(error, CheckpointError) and self._label in str(error):
+            raise error
+        raise CheckpointError(
+            f"the background write of checkpoint {self._label} failed: "
+            f"{type(error).__name__}: {error}. The checkpoints committed before it are "
+            "untouched; fix the cause, then resume from the latest one"
+        ) from error
