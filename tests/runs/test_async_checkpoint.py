@@ -99,6 +99,28 @@ def test_snapshot_is_a_deep_cpu_copy_keeping_structure_and_sharing() -> None:
     assert copied["opt"][0]["step"].item() == 5.0 and copied["meta"]["names"] == ["a", "b"]
 
 
+def test_snapshot_copies_into_the_previous_snapshot_when_shapes_match() -> None:
+    first = {"w": torch.randn(5, 3), "t": torch.randn(2), "n": [torch.zeros(4)], "k": 1}
+    first["tied"] = first["w"]
+    old = snapshot_to_cpu(first)
+    pointers = {key: old[key].data_ptr() for key in ("w", "t")}
+    second = {
+        "w": torch.randn(5, 3),
+        "t": torch.randn(3),  # a new shape: a fresh buffer
+        "n": [torch.ones(4)],
+        "k": 2,
+        "tied": torch.randn(5, 3),  # no longer tied to "w": must not share its buffer
+    }
+    new = snapshot_to_cpu(second, reuse=old)
+    assert new["w"].data_ptr() == pointers["w"]  # copied into the old buffer
+    assert new["t"].data_ptr() != pointers["t"] and new["tied"] is not new["w"]
+    for key in ("w", "t", "tied"):
+        assert torch.equal(new[key], second[key]) and new[key] is not second[key]
+    assert torch.equal(new["n"][0], torch.ones(4)) and new["k"] == 2
+    second["w"].add_(1.0)
+    assert not torch.equal(new["w"], second["w"])
+
+
 def test_background_writer_runs_one_job_at_a_time_and_raises_at_next_wait() -> None:
     writer = BackgroundWriter()
     running: list[int] = []

@@ -165,6 +165,7 @@ class Checkpoint:
         self.async_save = bool(async_save)
         self._background = BackgroundWriter()
         self._issued: Path | None = None  # the last save's path, committed or in flight
+        self._staging: Any = None  # the last CPU snapshot: the next one copies into it
         # several processes: the all-ranks state_dict (a collective every rank calls)
         self._gather: Callable[[], dict[str, Any]] | None = None
 
@@ -309,6 +310,7 @@ class Checkpoint:
             error.add_note(f"unitrain: {failure}")
 
     def _release(self) -> None:
+        self._staging = None  # (called once the writes are waited for) not kept beyond a fit
         lock, self.lock = self.lock, None
         if lock is not None:
             lock.release()
@@ -351,7 +353,9 @@ class Checkpoint:
         directory = self._target(state)
         if self.async_save:
             # the training thread copies (cheap); the background thread serialises and writes
-            files, meta = {"state.pt": snapshot_to_cpu(checkpoint)}, copy.deepcopy(meta)
+            # (into the previous snapshot's buffers: its write is done, waited for above)
+            self._staging = snapshot_to_cpu(checkpoint, reuse=self._staging)
+            files, meta = {"state.pt": self._staging}, copy.deepcopy(meta)
             target = directory / name
             self._background.submit(
                 lambda: self._commit(directory, name, files, meta, trigger), str(target)
