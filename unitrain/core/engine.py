@@ -135,7 +135,7 @@ class Trainer:
         self._run(run_fit, self, train, evals)
         return self.state
 
-    def evaluate(self, data: object, split: str = "test") -> dict[str, float]:
+    def evaluate(self, data: object, split: str = "eval") -> dict[str, float]:
         """One evaluation pass over ``data``; returns the averaged losses and metrics."""
         if self.distributed.spawns:
             return self.distributed.spawn_evaluate(data, split)

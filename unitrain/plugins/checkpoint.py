@@ -377,7 +377,9 @@ class Checkpoint:
         # write, then (only after the commit and the ``latest`` pointer) prune: in this order
         path = write_checkpoint(directory, name, files, meta=meta)
         self.last_saved = path  # (from the writer thread: the training thread waits on it)
-        _log.info("checkpoint committed: %s (%s)", path, trigger)
+        # The name only at INFO (one line in 80 columns); the whole path for -v.
+        _log.info("checkpoint %s saved (%s)", path.name, trigger)
+        _log.debug("checkpoint committed: %s", path)
         self._prune(directory, path)
         return path
 
