@@ -229,7 +229,7 @@ def test_second_save_waits_never_interleaves_and_prunes_after_commit(
 def test_the_training_thread_does_not_wait_for_the_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow = SlowWrite(0.3)
+    slow = SlowWrite(1.5)
     monkeypatch.setattr(plugin_module, "write_checkpoint", slow)
     saver = Checkpoint(tmp_path, every_n_epochs=None, save_last=False, async_save=True)
     trainer = make_trainer([saver], max_epochs=1)
@@ -238,7 +238,7 @@ def test_the_training_thread_does_not_wait_for_the_write(
     path = saver.save(trainer.state, "manual")
     returned = time.monotonic() - start
     assert path == tmp_path / f"step-{trainer.state.global_step:09d}"
-    assert returned < 0.2 and saver.last_saved is None  # still being written
+    assert returned < 1.0 and saver.last_saved is None  # still being written
     saver.wait()
     assert saver.last_saved == path
     verify_checkpoint(path)
