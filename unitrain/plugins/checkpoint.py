@@ -236,7 +236,8 @@ class Checkpoint:
         agreed_sigterm = state.world_size > 1 and state.stop_reason.startswith(_AGREED_SIGTERM)
         try:
             if self.save_last or self._due or self._signalled() or agreed_sigterm:
-                self.save(state, self._due or ("signal" if agreed_sigterm else "end"))
+                # a SIGTERM names the checkpoint even when a step/epoch one fell due with it
+                self.save(state, "signal" if agreed_sigterm else (self._due or "end"))
         finally:
             self._restore_signals()
             self._release()
