@@ -97,6 +97,8 @@ class _TrackingLoop(TrainLoop):
         self.hyperparams = dict(hyperparams)
         if "experiment_file_path" not in self.hyperparams:
             self.hyperparams["experiment_file_path"] = _caller_file()
+        # aitoolbox recorded the source folders among the hyperparameters (results file)
+        self.hyperparams["source_dirs_paths"] = source_dirs
         self.cloud_save_mode = cloud_save_mode
         self.bucket_name = bucket_name
         self.cloud_dir_prefix = cloud_dir_prefix

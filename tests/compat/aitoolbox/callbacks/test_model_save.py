@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,14 @@ from unitrain.compat.aitoolbox import (
     TrainLoopCheckpoint,
     TrainLoopCheckpointEndSave,
     TrainLoopEndSave,
+)
+from unitrain.compat.aitoolbox.cloud.AWS.model_save import PyTorchS3ModelSaver
+from unitrain.compat.aitoolbox.experiment.experiment_saver import FullPyTorchExperimentS3Saver
+from unitrain.compat.aitoolbox.experiment.local_experiment_saver import (
+    FullPyTorchExperimentLocalSaver,
+)
+from unitrain.compat.aitoolbox.experiment.local_save.local_model_save import (
+    PyTorchLocalModelSaver,
 )
 from unitrain.errors import ConfigError
 
@@ -109,17 +117,41 @@ def test_model_train_end_save(tmp_path: Path) -> None:
         val_result_package=ClassificationResultPackage(),
         test_result_package=ClassificationResultPackage(),
     )
+    assert save.results_saver is None  # as aitoolbox: chosen when the loop is registered
     loop = make_loop(test=make_batches(1, seed=5))
     loop.fit(num_epochs=2, callbacks=[save])
+    assert type(save.results_saver) is FullPyTorchExperimentLocalSaver
     folder = _folder(loop, tmp_path)
-    stem = f"model_exp_{loop.experiment_timestamp}"
-    assert (folder / "model" / f"{stem}.pth").is_file()
-    summary = json.loads((folder / "results" / f"results_{stem}.json").read_text())
-    assert set(summary["results"]) == {"val", "test"}
-    assert 0.0 <= summary["results"]["val"]["Accuracy"] <= 1.0
-    assert summary["train_history"]["val_loss"] == loop.train_history["val_loss"]
-    labels = torch.load(folder / "results" / "predictions_test.pt", weights_only=True)
-    assert labels["y_true"].shape == (4,) and save.execution_order == 101
+    stem = f"exp_{loop.experiment_timestamp}"
+    model = torch.load(folder / "model" / f"model_{stem}.pth", weights_only=True)
+    assert model["epoch"] == loop.epoch and model["hyperparams"] == {"batch": 4}
+    assert sorted(os.listdir(folder / "results" / "plots")) == [
+        "accumulated_loss.png",
+        "loss.png",
+        "val_loss.png",
+    ]
+    # aitoolbox's results pickle; written by unitrain, read here only to check its content
+    with open(folder / "results" / f"results_hyperParams_hist_{stem}.p", "rb") as handle:
+        results = pickle.load(handle)
+    assert list(results) == [
+        "y_true",
+        "y_predicted",
+        "experiment_name",
+        "experiment_results_local_path",
+        "results",
+        "hyperparameters",
+        "training_history",
+    ]
+    names = ["ClassificationResult_TEST", "ClassificationResult_VAL"]
+    assert sorted(results["results"]) == names and sorted(results["y_true"]) == names
+    assert 0.0 <= results["results"]["ClassificationResult_VAL"]["Accuracy"] <= 1.0
+    assert results["experiment_results_local_path"] == str(folder / "results")
+    assert results["training_history"]["val_loss"] == loop.train_history["val_loss"]
+    y_pred, y_true, _ = loop.predict_on_test_set()
+    assert results["y_true"]["ClassificationResult_TEST"].tolist() == y_true.tolist()
+    assert results["y_predicted"]["ClassificationResult_TEST"].tolist() == y_pred.tolist()
+    assert set(save.results) == {"val", "test"} and save.execution_order == 101
+    assert all(path.startswith(str(folder)) for path in save.saved_paths)
     with pytest.raises(ConfigError, match="no test_loader"):
         make_loop().fit(
             num_epochs=1,
@@ -257,3 +289,64 @@ def test_s3_upload_against_a_local_moto_server(tmp_path: Path) -> None:
         assert any(o["Key"].endswith("_E0.pth") for o in listing.get("Contents", []))
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("mode", "checkpointer", "results_saver"),
+    [
+        (None, PyTorchLocalModelSaver, FullPyTorchExperimentLocalSaver),
+        ("memory", PyTorchLocalModelSaver, FullPyTorchExperimentLocalSaver),
+        ("s3", PyTorchS3ModelSaver, FullPyTorchExperimentS3Saver),
+        ("aws", PyTorchS3ModelSaver, FullPyTorchExperimentS3Saver),
+    ],
+)
+def test_saver_objects_follow_cloud_save_mode_at_registration(
+    tmp_path: Path, mode: str | None, checkpointer: type, results_saver: type
+) -> None:
+    pytest.importorskip("boto3")
+    settings = {**EXPERIMENT, "local_model_result_folder_path": str(tmp_path)}
+    checkpoint = ModelCheckpoint(**settings, hyperparams={}, cloud_save_mode=mode)
+    end = ModelTrainEndSave(
+        **settings, hyperparams={}, val_result_package=ClassificationResultPackage()
+    )
+    end.cloud_save_mode = mode
+    assert checkpoint.model_checkpointer is None and end.results_saver is None
+    loop = make_loop()
+    loop.lazy_experiment_save = True  # registration alone writes nothing
+    loop.callbacks_handler.register_callbacks([checkpoint, end])
+    assert type(checkpoint.model_checkpointer) is checkpointer
+    assert type(end.results_saver) is results_saver
+    local = getattr(checkpoint.model_checkpointer, "pytorch_local_saver", None)
+    assert (local or checkpoint.model_checkpointer).checkpoint_model is True
+    assert not os.listdir(tmp_path)
+
+
+def test_checkpoints_are_written_by_the_model_checkpointer(tmp_path: Path) -> None:
+    written: list[str] = []
+
+    class Recording(PyTorchLocalModelSaver):
+        def save_model(self, model: Any, *args: Any, **kwargs: Any) -> tuple[str, str]:
+            name, path = super().save_model(model, *args, **kwargs)
+            written.append(name)
+            return name, path
+
+    checkpoint = ModelIterationCheckpoint(
+        2, **EXPERIMENT, local_model_result_folder_path=str(tmp_path)
+    )
+    loop = make_loop(val=None)
+    loop.callbacks_handler.register_callbacks([checkpoint])
+    checkpoint.model_checkpointer = Recording(str(tmp_path), checkpoint_model=True)
+    loop.fit(num_epochs=1)
+    stamp = loop.experiment_timestamp
+    assert written and written[-1] == f"model_exp_{stamp}_E0.pth"
+    assert all(name.startswith(f"model_exp_{stamp}_E0") for name in written)
+    assert sorted(os.listdir(_folder(loop, tmp_path) / "checkpoint_model")) == sorted(written)
+
+
+def test_train_end_save_without_packages_saves_the_model_only(tmp_path: Path) -> None:
+    save = ModelTrainEndSave(**EXPERIMENT, local_model_result_folder_path=str(tmp_path))
+    loop = make_loop()
+    loop.fit(num_epochs=1, callbacks=[save])
+    folder = _folder(loop, tmp_path)
+    assert os.listdir(folder / "model") == [f"model_exp_{loop.experiment_timestamp}.pth"]
+    assert not (folder / "results").exists() and save.result_package is None

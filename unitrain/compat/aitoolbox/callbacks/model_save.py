@@ -6,21 +6,24 @@ uploads each file through fsspec (see :mod:`..experiment`).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-import torch
-
 from unitrain.compat.aitoolbox.abstract import AbstractExperimentCallback
+from unitrain.compat.aitoolbox.callbacks.saver_objects import (
+    local_model_saver,
+    make_model_saver,
+    make_results_saver,
+)
 from unitrain.compat.aitoolbox.experiment import (
-    atomic_save,
     checkpoint_payload,
     experiment_dir,
-    plain,
     save_hyperparams,
     upload,
+)
+from unitrain.compat.aitoolbox.experiment.local_experiment_saver import (
+    FullPyTorchExperimentLocalSaver,
 )
 from unitrain.errors import ConfigError
 
@@ -92,13 +95,11 @@ class _Saver(AbstractExperimentCallback):
         """``model_<experiment>_<timestamp>`` as aitoolbox named model files."""
         return f"model_{self.experiment_name}_{self.train_loop_obj.experiment_timestamp}"
 
-    def save(self, folder: str, filename: str, payload: Any) -> str:
-        """Save ``payload`` atomically under the experiment folder, upload it, return the path."""
-        self.save_hyperparams_once()
-        path = atomic_save(payload, os.path.join(experiment_dir(self), folder, filename))
-        self.saved_paths.append(path)
-        upload(self, path)
-        return path
+    def uploaded(self, paths: list[str]) -> None:
+        """Record files a saver object wrote locally and upload them (cloud modes)."""
+        for path in paths:
+            self.saved_paths.append(path)
+            upload(self, path)
 
 
 class ModelCheckpoint(_Saver):
@@ -147,11 +148,31 @@ class ModelCheckpoint(_Saver):
         )
         self.num_best_checkpoints_kept = num_best_checkpoints_kept
         self.kept: list[tuple[float, str]] = []
+        # aitoolbox's saver object, chosen by cloud_save_mode once the loop is known
+        self.model_checkpointer: Any = None
+
+    def on_train_loop_registration(self) -> None:
+        super().on_train_loop_registration()
+        self.model_checkpointer = make_model_saver(self, checkpoint_model=True)
+
+    def save_checkpoint(self, iteration_idx: int | None = None) -> str:
+        """Write the checkpoint through ``model_checkpointer`` (its local half), upload it."""
+        experiment_dir(self)  # names what is missing before anything is written
+        self.save_hyperparams_once()
+        loop = self.train_loop_obj
+        _, path = local_model_saver(self.model_checkpointer).save_model(
+            checkpoint_payload(loop, self.hyperparams),
+            str(self.project_name),
+            str(self.experiment_name),
+            loop.experiment_timestamp,
+            epoch=loop.epoch,
+            iteration_idx=iteration_idx,
+        )
+        self.uploaded([path])
+        return path
 
     def on_epoch_end(self) -> None:
-        loop = self.train_loop_obj
-        name = f"{self.file_stem()}_E{loop.epoch}.pth"
-        path = self.save("checkpoint_model", name, checkpoint_payload(loop, self.hyperparams))
+        path = self.save_checkpoint()
         if self.rm_metric is not None:
             self._keep_best(path)
 
@@ -220,17 +241,18 @@ class ModelIterationCheckpoint(ModelCheckpoint):
         loop = self.train_loop_obj
         index = loop.total_iteration_idx
         if index > 0 and index % self.save_frequency == 0:
-            payload = checkpoint_payload(loop, self.hyperparams)
-            name = f"{self.file_stem()}_E{loop.epoch}_ITER{index}.pth"
-            self.save("checkpoint_model", name, payload)
+            self.save_checkpoint(iteration_idx=index)
 
 
 class ModelTrainEndSave(_Saver):
     """At the end of training: evaluate result packages, save the final model and results.
 
-    Writes ``model/<stem>.pth`` (the checkpoint dict), ``results/results_<...>.json``
-    (package results per split plus ``train_history``) and ``results/predictions_<split>.pt``
-    (true and predicted labels).
+    As aitoolbox, through ``results_saver`` (a ``FullPyTorchExperiment*Saver`` chosen by
+    ``cloud_save_mode`` at registration): ``model/<stem>.pth`` (the checkpoint dict),
+    ``results/results_hyperParams_hist_<experiment>_<timestamp>.p`` (a pickle: true and
+    predicted labels, results, hyperparameters, training history; unitrain never reads it
+    back) and ``results/plots/<metric>.png``. The packages are named ``<name>_VAL`` /
+    ``<name>_TEST`` and combined into :attr:`result_package`.
     """
 
     def __init__(
@@ -263,6 +285,8 @@ class ModelTrainEndSave(_Saver):
         self.result_packages = {"val": val_result_package, "test": test_result_package}
         self.result_package: Any = None  # the evaluated package(s), set at the end of training
         self.results: dict[str, Any] = {}
+        # aitoolbox's saver object, chosen by cloud_save_mode once the loop is known
+        self.results_saver: Any = None
 
     def on_train_loop_registration(self) -> None:
         super().on_train_loop_registration()
@@ -276,29 +300,52 @@ class ModelTrainEndSave(_Saver):
                     experiment_timestamp=loop.experiment_timestamp,
                     local_model_result_folder_path=self.local_model_result_folder_path,
                 )
+        self.results_saver = make_results_saver(self)
 
     def on_train_end(self) -> None:
+        experiment_dir(self)  # names what is missing before anything is written
+        self.save_hyperparams_once()
         loop = self.train_loop_obj
         predictors = {"val": loop.predict_on_validation_set, "test": loop.predict_on_test_set}
-        stem = self.file_stem()
+        losses = {
+            "val": loop.evaluate_loss_on_validation_set,
+            "test": loop.evaluate_loss_on_test_set,
+        }
         for split, package in self.result_packages.items():
             if package is None:
                 continue
-            y_pred, y_true, _ = predictors[split]()
+            y_pred, y_true, additional = predictors[split]()
+            if package.pkg_name is not None:
+                package.pkg_name += f"_{split.upper()}"
+            additional = dict(additional or {})
+            if getattr(package, "requires_loss", False):
+                additional["loss"] = losses[split]()
             self.results[split] = package.prepare_result_package(
-                y_true, y_pred, hyperparameters=self.hyperparams
+                y_true, y_pred, hyperparameters=self.hyperparams, additional_results=additional
             )
-            self.result_package = package  # the last evaluated one (aitoolbox combined them)
-            labels = {"y_true": torch.as_tensor(y_true), "y_pred": torch.as_tensor(y_pred)}
-            self.save("results", f"predictions_{split}.pt", labels)
-        self.save("model", f"{stem}.pth", checkpoint_payload(loop, self.hyperparams))
-        summary = {
-            "results": plain(self.results),
-            "train_history": plain(dict(loop.train_history.items())),
-        }
-        path = os.path.join(experiment_dir(self), "results", f"results_{stem}.json")
-        with open(path + ".tmp", "w") as handle:
-            json.dump(summary, handle, indent=2)
-        os.replace(path + ".tmp", path)
-        self.saved_paths.append(path)
-        upload(self, path)
+            # aitoolbox's order: the test package first, then the validation one
+            self.result_package = (
+                package + self.result_package if self.result_package is not None else package
+            )
+        payload = checkpoint_payload(loop, self.hyperparams)
+        saver = self.results_saver
+        if not isinstance(saver, FullPyTorchExperimentLocalSaver):  # cloud: write locally here
+            saver = FullPyTorchExperimentLocalSaver(
+                str(self.project_name),
+                str(self.experiment_name),
+                local_model_result_folder_path=str(self.local_model_result_folder_path),
+            )
+        if self.result_package is None:  # no package: only the final model (aitoolbox refused)
+            _, path = saver.model_saver.save_model(
+                payload, saver.project_name, saver.experiment_name, loop.experiment_timestamp
+            )
+            self.uploaded([path])
+            return
+        paths = saver.save_experiment(
+            payload,
+            self.result_package,
+            loop.train_history,
+            experiment_timestamp=loop.experiment_timestamp,
+            save_true_pred_labels=True,
+        )
+        self.uploaded(paths)
