@@ -140,17 +140,17 @@ class StepCounts:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.flat = self.chain = 0
-        real_size, real_step = unitrain.tasks.train.batch_size_of, TaskBase.compute_step
+        real_result, real_step = unitrain.tasks.train.StepResult, TaskBase.compute_step
 
-        def size(inputs: Any) -> int:  # called by the flattened run_forward only
+        def result(*args: Any) -> ut.StepResult:  # made in train.py by the flat step only
             self.flat += 1
-            return real_size(inputs)
+            return real_result(*args)
 
         def compute_step(task: TaskBase, batch: Any) -> ut.StepResult:
             self.chain += torch.is_grad_enabled()  # evaluation runs without a graph
             return real_step(task, batch)
 
-        monkeypatch.setattr(unitrain.tasks.train, "batch_size_of", size)
+        monkeypatch.setattr(unitrain.tasks.train, "StepResult", result)
         monkeypatch.setattr(TaskBase, "compute_step", compute_step)
 
 

@@ -41,7 +41,7 @@ from torch import nn
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
 from unitrain.core.passes import finish_train_step, run_evaluation
-from unitrain.core.plan import STEP_HOOKS, step_plan
+from unitrain.core.plan import PLAN, STEP_HOOKS, step_plan
 from unitrain.core.result import StepResult, no_result
 from unitrain.core.window import enter_window, step_optimizers, step_partial_window
 from unitrain.errors import ConfigError, StageError
@@ -122,8 +122,9 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
 def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> StepResult:
     """One micro-step: forward, backward, and the optimizer step when the window ends;
     returns the step's result."""
-    state, plugins, accumulation = trainer.state, trainer.plugins, trainer.config.accumulation
-    plan = step_plan(plugins)
+    state, plugins, config = trainer.state, trainer.plugins, trainer.config
+    accumulation = config.accumulation
+    plan = plugins.plans.get(PLAN) or step_plan(plugins)
     try:
         if accumulation > 1:
             enter_window(state, accumulation)
@@ -149,7 +150,10 @@ def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> St
     except BaseException as error:  # a caller bound straight to a plugin adds no note
         plugins.note_raised(error, STEP_HOOKS)
         raise
-    finish_train_step(trainer, evals)
+    if config.eval_every_steps is None:  # no evaluation can be due: skip the call
+        state.batch_idx += 1
+    else:
+        finish_train_step(trainer, evals)
     return result
 
 

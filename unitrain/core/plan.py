@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from unitrain.hooks.manager import PluginManager
 
-__all__ = ["STEP_HOOKS", "StepPlan", "step_plan"]
+__all__ = ["PLAN", "STEP_HOOKS", "StepPlan", "step_plan"]
 
 STEP_HOOKS = (
     "on_train_step_start",
@@ -56,12 +56,13 @@ class StepPlan:
     on_end: Call
 
 
-_KEY = "train_step"
+PLAN = "train_step"
+"""The plan's key in ``PluginManager.plans``."""
 
 
 def step_plan(plugins: PluginManager) -> StepPlan:
     """The plan for ``plugins`` as registered now (built on first use after a change)."""
-    plan: StepPlan | None = plugins.plans.get(_KEY)
+    plan: StepPlan | None = plugins.plans.get(PLAN)
     if plan is None:
-        plan = plugins.plans[_KEY] = StepPlan(*(plugins.bound(hook) for hook in STEP_HOOKS))
+        plan = plugins.plans[PLAN] = StepPlan(*(plugins.bound(hook) for hook in STEP_HOOKS))
     return plan

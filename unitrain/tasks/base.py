@@ -164,7 +164,9 @@ def loss_weight(loss: LossFn) -> float:
     value: Any = getattr(loss, "__dict__", {}).get(REWEIGHT)
     if value is None:
         value = getattr(type(loss), REWEIGHT, 1.0)
-        if is_descriptor(value):  # a property computing the weight: ask the loss itself
+        if type(value) is not float and is_descriptor(
+            value
+        ):  # a property computing the weight: ask the loss itself
             value = getattr(loss, REWEIGHT)
     return float(value)
 
