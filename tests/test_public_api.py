@@ -74,14 +74,21 @@ def test_version() -> None:
 
 
 def test_every_exported_name_is_the_one_its_module_defines() -> None:
+    import importlib
+
     import unitrain.core
     import unitrain.hooks
     import unitrain.tasks
 
-    sources = (unitrain.core, unitrain.hooks, unitrain.tasks, unitrain.errors)
+    packages = (unitrain.core, unitrain.hooks, unitrain.tasks, unitrain.errors)
     for name in unitrain.__all__:
-        defined = [getattr(m, name) for m in sources if name in getattr(m, "__all__", ())]
-        assert defined and all(d is getattr(unitrain, name) for d in defined), name
+        value = getattr(unitrain, name)
+        lazy = unitrain._LAZY.get(name)  # type: ignore[attr-defined]
+        if lazy is not None:
+            assert getattr(importlib.import_module(lazy), name) is value, name
+        exported = [getattr(m, name) for m in packages if name in getattr(m, "__all__", ())]
+        assert all(e is value for e in exported), name
+        assert lazy is not None or exported, f"{name}: defined where?"
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

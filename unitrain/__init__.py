@@ -41,6 +41,8 @@ if _typing.TYPE_CHECKING:
     from unitrain.hooks.manager import PluginManager
     from unitrain.hooks.markers import hookimpl, not_a_hook
     from unitrain.hooks.specs import Hooks
+    from unitrain.lr_finder import lr_find
+    from unitrain.seeding import seed_everything
     from unitrain.tasks.task import Task
 
     __version__: str
@@ -64,7 +66,9 @@ _LAZY = {
     "Trainer": "unitrain.core.engine",
     "accuracy": "unitrain.core.metrics",
     "hookimpl": "unitrain.hooks.markers",
+    "lr_find": "unitrain.lr_finder",
     "not_a_hook": "unitrain.hooks.markers",
+    "seed_everything": "unitrain.seeding",
 }
 
 
@@ -122,5 +126,7 @@ __all__ = [
     "WorkerError",
     "accuracy",
     "hookimpl",
+    "lr_find",
     "not_a_hook",
+    "seed_everything",
 ]

@@ -10,9 +10,11 @@ import torch
 
 from unitrain.core.config import TrainerConfig, make_config
 from unitrain.core.data import make_eval_loaders, make_loader
+from unitrain.core.keys import HOOK_TIMER
 from unitrain.core.loop import run_fit
 from unitrain.core.passes import run_evaluation, run_prediction
 from unitrain.core.state import State
+from unitrain.core.window import clear_gradients, is_optimizer
 from unitrain.distributed.trainer import Distributed
 from unitrain.errors import ConfigError, StageError
 from unitrain.hooks.manager import PluginManager, RankRule, describe_position
@@ -85,6 +87,7 @@ class Trainer:
         self.plugins.state = self.state
         self.replay = Replay(self.state)  # the epoch's data order, for exact resume
         self.state.stash[STATE_DICT] = self.state_dict
+        self.state.stash[HOOK_TIMER] = self.plugins.timer
         self.plugins.register(task, name="task")
         for plugin in plugins:
             self.plugins.register(plugin)
@@ -135,7 +138,7 @@ class Trainer:
         self._run(run_fit, self, train, evals)
         return self.state
 
-    def evaluate(self, data: object, split: str = "test") -> dict[str, float]:
+    def evaluate(self, data: object, split: str = "eval") -> dict[str, float]:
         """One evaluation pass over ``data``; returns the averaged losses and metrics."""
         if self.distributed.spawns:
             return self.distributed.spawn_evaluate(data, split)
@@ -165,12 +168,16 @@ class Trainer:
                 "no plugin made an optimizer: pass optimizer= to unitrain.Task "
                 "(an optimizer or a function of the parameters), or implement make_optimizer"
             )
-        optimizers = (made,) if isinstance(made, torch.optim.Optimizer) else tuple(made)
-        if not optimizers or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers):
-            raise StageError(f"make_optimizer returned {made!r}; expected optimizer(s)")
+        many = not is_optimizer(made) and isinstance(made, Iterable)
+        optimizers: tuple[Any, ...] = tuple(made) if many else (made,)  # type: ignore[arg-type]
+        if not optimizers or not all(is_optimizer(o) for o in optimizers):
+            raise StageError(
+                f"make_optimizer returned {made!r}; expected optimizer(s): torch optimizers, "
+                "or objects with callable step() and zero_grad()"
+            )
         state.optimizers = optimizers
         for index, optimizer in enumerate(optimizers):
-            optimizer.zero_grad(set_to_none=True)
+            clear_gradients(optimizer)
             scheduler = self.hooks.make_scheduler(state, optimizer, index)
             if scheduler is not None:
                 if not isinstance(scheduler, ScheduledLR):

@@ -43,7 +43,12 @@ from unitrain.core.data import Loader
 from unitrain.core.passes import finish_train_step, run_evaluation
 from unitrain.core.plan import PLAN, STEP_HOOKS, step_plan
 from unitrain.core.result import StepResult, no_result
-from unitrain.core.window import enter_window, step_optimizers, step_partial_window
+from unitrain.core.window import (
+    clear_gradients,
+    enter_window,
+    step_optimizers,
+    step_partial_window,
+)
 from unitrain.errors import ConfigError, StageError
 
 if TYPE_CHECKING:
@@ -110,7 +115,7 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
         step_partial_window(trainer, state.batch_idx % config.accumulation)
     elif not state.ends_window:  # stopped inside a window: drop it, or a later fit adds it
         for optimizer in state.optimizers:
-            optimizer.zero_grad(set_to_none=True)
+            clear_gradients(optimizer)
     every = config.eval_every_epochs
     if state.stop_requested != "now" and every is not None and (state.epoch + 1) % every == 0:
         for split, loader in evals.items():

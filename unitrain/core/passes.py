@@ -43,6 +43,7 @@ def run_evaluation(trainer: Trainer, split: str, loader: Loader) -> dict[str, fl
     saved = (state.stage, state.split, state.batch_idx)
     was_training = state.model.training
     state.stage, state.split, state.batch_idx = "eval", split, 0
+    state.eval_length = loader.length()  # for progress displays
     state.model.eval()
     try:
         with torch.no_grad():
