@@ -160,3 +160,15 @@ def test_instructions_runs_every_process_with_one_hash_seed(
         and command[0] == "valgrind"
         and command[-4:] == ["raw loop", "3", "--steps", "2"]
     )
+
+
+def test_checkpoint_stall_smoke_reports_both_modes(
+    load: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = load("checkpoint_stall").main(["--smoke"])
+    lines = _final_lines(capsys.readouterr().out)
+    assert lines["bit_identical"] == "true"
+    for name in ("sync_stall_median_s", "async_stall_median_s", "stall_ratio", "async_fit_s"):
+        assert math.isfinite(float(lines[name])) and float(lines[name]) > 0, name
+        assert float(lines[name]) == pytest.approx(values[name], rel=1e-4)
+    assert values["sync_saves"] == values["async_saves"] == 3

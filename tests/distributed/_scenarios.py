@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import warnings
 from functools import partial
 from typing import Any
@@ -218,15 +219,16 @@ def fsdp_fit(tmp: str) -> dict[str, Any]:
     trainer.fit(
         DataLoader(dataset(32), batch_size=8), eval_data=DataLoader(dataset(17), batch_size=4)
     )
-    save_sharded(trainer.state, tmp)
+    path = save_sharded(trainer.state, tmp)
     other = make_trainer(strategy="fsdp")
     other.make_optimizers()
-    load_sharded(other.state, tmp)
+    load_sharded(other.state, path)
     return {
         "weights": weights(trainer),
         "loaded": weights(other),
         "metrics": trainer.state.eval_metrics["val"],
         "step": other.state.global_step,
+        "path": str(path),
     }
 
 
@@ -326,3 +328,119 @@ def sigterm_checkpoint(folder: str) -> dict[str, Any]:
         "saved": [p.name for p in list_checkpoints(folder)],
         "handler_restored": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
     }
+
+
+def fsdp_resume(folder: str) -> dict[str, Any]:
+    """FSDP2 with the Checkpoint plugin (every step): 2 steps, then resume="latest" to 4,
+    against a straight 4-step run; dropout draws from each rank's own stream."""
+    from unitrain.plugins.checkpoint import Checkpoint
+
+    def trainer(steps: int, *plugins: object) -> ut.Trainer:
+        made = make_trainer(plugins, dropout=0.3, strategy="fsdp", max_steps=steps, max_epochs=3)
+        torch.manual_seed(100 + dist.get_rank())
+        return made
+
+    def loader() -> DataLoader[Any]:
+        return DataLoader(dataset(32), batch_size=4, shuffle=True)
+
+    straight = trainer(4)
+    straight.fit(loader())
+    first = trainer(2, Checkpoint(folder, every_n_steps=1, every_n_epochs=None))
+    first.fit(loader())
+    resumed = trainer(4, Checkpoint(folder, every_n_steps=1, every_n_epochs=None))
+    resumed.fit(loader(), resume="latest")
+    return {
+        "straight": weights(straight),
+        "first": weights(first),
+        "resumed": weights(resumed),
+        "step": resumed.state.global_step,
+    }
+
+
+class KillAt:
+    """Kills its own process with a signal at one micro-step (registered on one rank)."""
+
+    def __init__(self, ranks: object, micro_step: int, signum: int = signal.SIGKILL) -> None:
+        self.ranks, self.micro_step, self.signum = ranks, micro_step, signum
+
+    def on_train_step_start(self, state: ut.State, batch: Any) -> None:
+        if state.micro_step == self.micro_step:
+            os.kill(os.getpid(), self.signum)
+
+
+def killed_on_rank_one() -> None:
+    """Rank 1 is SIGKILLed at its second step; rank 0's next collective fails."""
+    trainer = make_trainer((KillAt(1, 1),), max_epochs=50)
+    trainer.fit(DataLoader(dataset(32), batch_size=4))
+
+
+class SleepAt:
+    """Sleeps (far longer than any test) at one micro-step, after noting the time."""
+
+    def __init__(self, ranks: object, micro_step: int, note: str) -> None:
+        self.ranks, self.micro_step, self.note = ranks, micro_step, note
+
+    def on_train_step_start(self, state: ut.State, batch: Any) -> None:
+        if state.micro_step == self.micro_step:
+            with open(self.note, "w") as file:
+                file.write(repr(time.time()))
+            time.sleep(600)
+
+
+def sleeps_on_rank_one(note: str) -> None:
+    """Rank 1 stops making progress at micro-step 2; hang_timeout=10."""
+    trainer = make_trainer((SleepAt(1, 2, note),), max_epochs=50, hang_timeout=10)
+    trainer.fit(DataLoader(dataset(32), batch_size=4))
+
+
+def predict_gathered() -> dict[str, Any]:
+    """predict on 2 ranks: each rank's own share, and gather=True (a DataLoader of 37 rows in
+    batches of 5, a list of 7 batches, and dict outputs)."""
+    trainer = make_trainer()
+    loader = DataLoader(dataset(37, seed=3), batch_size=5)
+    batches = [dataset(37, seed=3)[i : i + 6][0] for i in range(0, 37, 6)]
+    fsdp = make_trainer(strategy="fsdp")
+    return {
+        "own": trainer.predict(loader),
+        "gathered": trainer.predict(loader, gather=True),
+        "listed": trainer.predict(batches, gather=True),
+        "fsdp": fsdp.predict(loader, gather=True),
+    }
+
+
+class SaveMidWindow:
+    """Asks for a checkpoint of every rank at the boundary between the micro-steps of a
+    window (where the Checkpoint plugin saves)."""
+
+    def __init__(self) -> None:
+        self.trainer: ut.Trainer | None = None
+        self.refused = ""
+        self.open = False
+
+    def on_after_backward(self, state: ut.State) -> None:
+        self.open = not state.ends_window
+
+    def on_train_step_start(self, state: ut.State) -> None:
+        if self.open and not self.refused and self.trainer is not None:
+            try:
+                full_state_dict(self.trainer)
+            except ut.UnitrainError as error:
+                self.refused = str(error)
+
+
+def fsdp_refusals() -> dict[str, Any]:
+    """Under FSDP2: trainer.state_dict() on its own, and a checkpoint inside a window."""
+    out = {}
+    trainer = make_trainer(strategy="fsdp")
+    trainer.make_optimizers()
+    try:
+        trainer.state_dict()  # on every rank here, but without gathering: refused on each
+    except ut.UnitrainError as error:
+        out["alone"] = str(error)
+    mid = SaveMidWindow()
+    windowed = make_trainer((mid,), strategy="fsdp", accumulation=2, max_epochs=1)
+    mid.trainer = windowed
+    windowed.fit(DataLoader(dataset(32), batch_size=4))
+    out["mid_window"] = mid.refused
+    out["accumulated"] = weights(windowed)
+    return out

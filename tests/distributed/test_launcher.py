@@ -63,3 +63,33 @@ def test_a_failure_on_rank_one_stops_every_rank_and_reports_its_traceback() -> N
 def test_unpicklable_work_is_refused_before_any_process_starts() -> None:
     with pytest.raises(ConfigError, match=r"pickling.*module level"):
         launch(lambda: None, "cpu:2")
+
+
+def test_a_rank_killed_by_a_signal_is_blamed_and_the_survivors_are_consequences() -> None:
+    with pytest.raises(WorkerError) as caught:
+        launch(s.killed_on_rank_one, "cpu:2", start_method="fork", timeout=90)
+    error = caught.value
+    assert error.rank == 1, str(error)
+    assert "rank 1 of the 2 workers on devices='cpu:2' was killed by SIGKILL (exit code -9)" in (
+        str(error)
+    )
+    assert "rank(s) [0] failed after it, as a consequence" in str(error)
+
+
+def test_the_cause_is_found_from_stamps_and_exit_codes() -> None:
+    from unitrain.distributed.failures import find_cause
+
+    peer = {"rank": 0, "time_ns": 1, "type": "RuntimeError", "message": "Connection closed by peer"}
+    real = {"rank": 1, "time_ns": 2, "type": "ValueError", "message": "bad value"}
+    assert find_cause([peer, real], {0: 1, 1: 1}, []).rank == 1  # the later, real error
+    killed = find_cause([peer], {0: 1, 1: -9}, [])
+    assert (killed.rank, killed.how, killed.consequences) == (
+        1,
+        "was killed by SIGKILL (exit code -9)",
+        (0,),
+    )
+    # a rank that died of the launcher's own SIGTERM was stopped, not the cause ...
+    assert find_cause([peer], {0: 1, 1: -15}, []).rank == 0
+    # ... unless it was seen dead before the launcher stopped anyone
+    assert find_cause([peer], {0: 1, 1: -15}, [1]).rank == 1
+    assert find_cause([], {0: 0, 1: 0}, []) is None

@@ -54,6 +54,16 @@ def one_process(folder: Path) -> Any:
     return one
 
 
+def check_weights_and_metrics(folder: Path) -> None:
+    """The script's result.json (rank 0's) equals the same script fitted in one process."""
+    result = json.loads((folder / "result.json").read_text())
+    one = one_process(folder / "one")
+    weights = torch.cat([p.detach().flatten() for p in one.state.model.parameters()])
+    torch.testing.assert_close(torch.tensor(result["weights"]), weights, atol=1e-6, rtol=0)
+    assert result["global_step"] == one.state.global_step == 4
+    assert result["val"]["accuracy"] == one.state.eval_metrics["val"]["accuracy"]
+
+
 def check_like_one_process(result: dict[str, Any], folder: Path) -> None:
     one = one_process(folder / "one")
     weights = torch.cat([p.detach().flatten() for p in one.state.model.parameters()])

@@ -36,13 +36,13 @@ def _assert_ours(error: pytest.ExceptionInfo[CheckpointError], what: str, path: 
 
 
 def test_unitrain_eval_run_refuses_a_crafted_model_file(tmp_path: Path) -> None:
-    from unitrain.cli.run_cmds import _final_state
+    from unitrain.cli.trained import final_state
 
     marker = tmp_path / "pwned"
     run = tmp_path / "run"
     evil = _evil(run / "artifacts" / "model.pt", marker)
     with pytest.raises(CheckpointError) as error:
-        _final_state(run)
+        final_state(run)
     _assert_ours(error, f"--run {run}: model file", evil)
     assert not marker.exists()
 

@@ -32,7 +32,9 @@ class Trainer:
 
     ``task`` is a plugin that supplies the default stages and owns ``model`` (see
     :class:`unitrain.Task`). Settings are validated all at once before anything runs
-    (see :class:`~unitrain.core.config.TrainerConfig`).
+    (see :class:`~unitrain.core.config.TrainerConfig`). With several processes,
+    ``hang_timeout`` (seconds; ``None``: off) stops every rank when one makes no progress
+    for that long (see :mod:`unitrain.distributed.watchdog`).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class Trainer:
         device: str | torch.device | None = None,
         devices: str | int | None = None,
         strategy: Any = None,
+        hang_timeout: float | None = 300.0,
     ) -> None:
         plugins = tuple(plugins)
         # devices="cpu:2" / "cuda:0,1" / torchrun: see unitrain.distributed.trainer; spawned
@@ -148,11 +151,18 @@ class Trainer:
         result: dict[str, float] = self._run(run_evaluation, self, split, loader)
         return result
 
-    def predict(self, data: object) -> list[Any]:
-        """One prediction pass; returns the predictions of each batch, in order."""
-        loader = self.distributed.shard(make_loader(data, "predict(data)", train=False), False)
+    def predict(self, data: object, *, gather: bool = False) -> list[Any]:
+        """One prediction pass; returns the predictions of each batch, in order.
+
+        With several processes each rank predicts its share of ``data`` (rank r: samples
+        r, r+W, ...) and gets its own outputs back; ``gather=True`` returns every rank's,
+        in the order and batches of ``data``, on every rank (see
+        :mod:`unitrain.distributed.gather`). In one process ``gather`` changes nothing.
+        """
+        whole = make_loader(data, "predict(data)", train=False)
+        loader = self.distributed.shard(whole, False)
         result: list[Any] = self._run(run_prediction, self, loader)
-        return result
+        return self.distributed.gather(result, whole) if gather else result
 
     # ----------------------------------------------------------- helpers for the loop
 
@@ -242,7 +252,8 @@ class Trainer:
         """Restore what :meth:`state_dict` produced (optimizers are made first if needed)."""
         state = self.state
         assert state.model is not None
-        self.distributed.check_checkpoint(checkpoint)  # another world size: refused up front
+        # another world size: refused up front; under FSDP2 the full state becomes this rank's
+        checkpoint = self.distributed.check_checkpoint(self, checkpoint)
         state.model.load_state_dict(checkpoint["model"])
         state.model.to(state.device)
         self.make_optimizers()

@@ -7,8 +7,11 @@
   way from a plain script; under torchrun / srun the same script joins the launcher's group.
 - :class:`DDPStrategy` / :class:`FSDPStrategy` say how the model is spread;
   :func:`parse_devices` reads device strings; :func:`detect_env` reads the rank variables.
-- :func:`full_state_dict` (every rank's random state in a checkpoint), :func:`save_sharded` /
-  :func:`load_sharded` (FSDP2 checkpoints through ``torch.distributed.checkpoint``).
+- :func:`full_state_dict` (every rank's random state in a checkpoint; under FSDP2 the full
+  model and optimizer state, gathered), :func:`save_sharded` / :func:`load_sharded` (sharded
+  checkpoints through ``torch.distributed.checkpoint``, committed with a manifest).
+- ``Trainer(hang_timeout=...)``: the watchdog that stops every rank when one is stuck;
+  ``trainer.predict(data, gather=True)``: every rank's predictions in the data's order.
 
 See ``docs/distributed.md``.
 """

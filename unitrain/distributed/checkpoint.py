@@ -10,15 +10,26 @@ continue exactly.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from unitrain.core.state import State
 from unitrain.errors import CheckpointError
 
-__all__ = ["WorldSizeCheck", "check_world_size", "load_sharded", "save_sharded"]
+__all__ = [
+    "WorldSizeCheck",
+    "check_world_size",
+    "load_sharded",
+    "save_sharded",
+    "verify_sharded",
+]
 
 
 class WorldSizeCheck:
@@ -56,35 +67,84 @@ def check_world_size(saved: int, current: int) -> None:
         )
 
 
-def save_sharded(state: State, path: str | Path) -> None:
-    """Save the model and optimizers of an FSDP2 run as a sharded checkpoint (every rank
-    writes its own shards; call it on every rank)."""
+def save_sharded(state: State, directory: str | Path, name: str | None = None) -> Path:
+    """Save the model and optimizers as a sharded checkpoint through
+    ``torch.distributed.checkpoint`` (DCP): every rank writes its own shards. Call it on
+    every rank; returns the committed directory ``directory / name`` (default
+    ``step-<global step>``).
+
+    The write follows the checkpoint protocol of :mod:`unitrain.runs.checkpoint`: DCP writes
+    into a temporary directory beside the target, then rank 0 hashes every file (the
+    ``.distcp`` shards and DCP's ``.metadata``) into ``MANIFEST.json`` and commits it with a
+    rename, so a crash leaves either the previous checkpoints or a complete new one.
+    """
     from torch.distributed.checkpoint.state_dict import get_state_dict
     from torch.distributed.checkpoint.state_dict_saver import save
 
+    from unitrain.runs.checkpoint import commit_directory, temporary_directory
+
     assert state.model is not None
+    name = name or f"step-{state.global_step:09d}"
+    grouped = dist.is_available() and dist.is_initialized()
+    rank = dist.get_rank() if grouped else 0
+    holder: list[str | None] = [str(temporary_directory(directory, name)) if rank == 0 else None]
+    if grouped:
+        dist.broadcast_object_list(holder, src=0)  # every rank writes into rank 0's directory
+    tmp = Path(str(holder[0]))
     model, optimizers = get_state_dict(state.model, list(state.optimizers))
     position = torch.tensor([state.epoch, state.global_step, state.micro_step, state.world_size])
-    save(
-        {"model": model, "optimizers": optimizers, "position": position},
-        checkpoint_id=str(path),
-    )
+    try:
+        with _single_process_quietly():
+            save(
+                {"model": model, "optimizers": optimizers, "position": position}, checkpoint_id=tmp
+            )
+    except BaseException:
+        if rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    target = Path(directory) / name
+    if rank == 0:  # DCP's save returns on every rank once all shards and the metadata exist
+        meta = {
+            "kind": "torch.distributed.checkpoint",
+            "world_size": state.world_size,
+            "position": {"epoch": state.epoch, "global_step": state.global_step},
+        }
+        commit_directory(directory, name, tmp, meta=meta)
+    if grouped:
+        dist.barrier()  # no rank reads it before it is committed
+    return target
 
 
-def load_sharded(state: State, path: str | Path) -> None:
-    """Load what :func:`save_sharded` wrote into the (already sharded) model and optimizers
-    of this run; call it on every rank, after the optimizers exist."""
+def load_sharded(state: State, path: str | Path, *, reshard: bool = False) -> None:
+    """Load what :func:`save_sharded` wrote into this run's model and optimizers (already
+    sharded under FSDP2, or plain in one process); call it on every rank, after the
+    optimizers exist. The manifest is verified first (every shard's size and sha256).
+
+    Another number of processes is refused unless ``reshard=True``: DCP then reshards the
+    weights and optimizer state to this run's layout (the position is restored too, but the
+    data order and random streams of the old ranks do not carry over).
+    """
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
     from torch.distributed.checkpoint.state_dict_loader import load
 
     assert state.model is not None
     if not Path(path).exists():
         raise CheckpointError(f"load_sharded: {path} does not exist")
+    verify_sharded(path)
     model, optimizers = get_state_dict(state.model, list(state.optimizers))
     position = torch.zeros(4, dtype=torch.int64)
     content: dict[str, Any] = {"model": model, "optimizers": optimizers, "position": position}
-    load(content, checkpoint_id=str(path))
-    check_world_size(int(position[3]), state.world_size)
+    with _single_process_quietly():
+        load({"position": position}, checkpoint_id=str(path))
+    if not reshard and int(position[3]) != state.world_size:
+        raise CheckpointError(
+            f"load_sharded: {path} was written by {int(position[3])} process(es) and this run "
+            f"has {state.world_size}. Pass reshard=True to load the weights and optimizer "
+            "state resharded to this run (DCP reshards; the data order and the per-rank random "
+            f"streams do not carry over), or load it with {int(position[3])} process(es)"
+        )
+    with _single_process_quietly():
+        load(content, checkpoint_id=str(path))
     set_state_dict(
         state.model,
         list(state.optimizers),
@@ -92,3 +152,44 @@ def load_sharded(state: State, path: str | Path) -> None:
         optim_state_dict=content["optimizers"],
     )
     state.epoch, state.global_step, state.micro_step = (int(v) for v in position[:3].tolist())
+
+
+@contextlib.contextmanager
+def _single_process_quietly() -> Iterator[None]:
+    # without a process group DCP warns that it assumes one process: here that is the intent
+    with warnings.catch_warnings():
+        if not (dist.is_available() and dist.is_initialized()):
+            warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
+
+
+def verify_sharded(path: str | Path) -> dict[str, Any]:
+    """Check a :func:`save_sharded` checkpoint against its manifest (every shard's and DCP
+    metadata's size and sha256); returns the manifest. DCP's files are not ``torch.save``
+    files, so :func:`unitrain.runs.checkpoint.verify_checkpoint` does not take them."""
+    import json
+
+    from unitrain.runs.checkpoint import MANIFEST, sha256_of
+
+    folder = Path(path)
+    try:
+        manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{folder} is not a committed sharded checkpoint: {MANIFEST} cannot be read "
+            f"({error}); the write did not finish"
+        ) from None
+    if manifest.get("kind") != "torch.distributed.checkpoint":
+        raise CheckpointError(f"{folder} was not written by save_sharded")
+    for name, entry in manifest["files"].items():
+        file_path = folder / name
+        try:
+            size, digest = sha256_of(file_path)
+        except OSError as error:
+            raise CheckpointError(f"checkpoint file {file_path} cannot be read: {error}") from None
+        if size != entry["bytes"] or digest != entry["sha256"]:
+            raise CheckpointError(
+                f"checkpoint file {file_path} is corrupt: expected {entry['bytes']} bytes with "
+                f"sha256 {entry['sha256'][:12]}…, found {size} bytes with sha256 {digest[:12]}…"
+            )
+    return manifest

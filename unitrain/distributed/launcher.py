@@ -8,9 +8,14 @@ just before (never a fixed number), joins the process group (nccl on CUDA, after
 
 When a worker raises, torchelastic's ``record`` writes its traceback to the rank's error
 file, the launcher stops every other worker (SIGTERM, then SIGKILL after a grace period), and
-:func:`launch` raises :class:`WorkerError` naming the rank that failed *first* (each worker
-also stamps the moment it failed, so the root cause wins over the peers that failed because
-it was gone) and carrying that rank's traceback.
+:func:`launch` raises :class:`WorkerError` naming the rank that failed *first* and carrying
+its traceback: each worker stamps its failure, a rank killed by a signal is seen by its exit
+code, and peers that only report a closed connection are consequences, not the cause (see
+:mod:`unitrain.distributed.failures`); a hang verdict of the watchdog names the stuck rank.
+
+A SIGTERM to the launching process is passed on to every worker (which, inside a fit, agree
+on it, checkpoint and exit 143); :func:`launch` then raises
+:class:`~unitrain.runs.signals.Preempted` (exit status 143), as a single process does.
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ from torch.distributed.elastic.multiprocessing import (
     Std,
     start_processes,
 )
-from torch.distributed.elastic.multiprocessing.api import RunProcsResult
+from torch.distributed.elastic.multiprocessing.api import PContext, RunProcsResult
 
 from unitrain.distributed.devices import DeviceSpec, parse_devices
 from unitrain.distributed.env import detect_env, free_port
+from unitrain.distributed.failures import find_cause, read_stamps, write_stamp
 from unitrain.distributed.group import ensure_process_group, leave_process_group
 from unitrain.errors import ConfigError, WorkerError
+from unitrain.runs.signals import Preempted
 
 __all__ = ["launch"]
 
@@ -91,7 +98,7 @@ def launch(
         start_method=start_method,
     )
     try:
-        result = context.wait(timeout=-1 if timeout is None else timeout, period=0.05)
+        result, first_dead = _wait(context, timeout)
         if result is None:
             context.close(timeout=_GRACE_S)
             raise WorkerError(
@@ -99,10 +106,15 @@ def launch(
                 f"did not finish within timeout={timeout} s and were stopped"
             )
         if result.is_failed():
-            raise _failure(result, context.error_files, Path(workdir), spec)
+            codes = _exit_codes(context)
+            raise _failure(result, context.error_files, Path(workdir), spec, codes, first_dead)
         return [result.return_values[rank] for rank in range(spec.world_size)]
     except SignalException as interrupt:
+        # the workers get the signal: under a fit each one agrees on it with the others,
+        # commits the checkpoint and exits 143 (within the grace; then they are killed)
         context.close(interrupt.sigval, timeout=_GRACE_S)
+        if interrupt.sigval == signal.SIGTERM:
+            raise Preempted(signal.SIGTERM) from None  # exit status 143, as in one process
         raise KeyboardInterrupt(f"launch interrupted by {interrupt.sigval.name}") from None
     finally:
         # torchelastic installs its own handlers in this process and never restores them
@@ -110,6 +122,28 @@ def launch(
             if handler is not None:
                 signal.signal(getattr(signal, name), handler)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait(context: PContext, timeout: float | None) -> tuple[RunProcsResult | None, list[int]]:
+    """Wait for the workers; also note the ranks that die of a signal before the others
+    are stopped (the poll that sees a failure stops the rest at once, with SIGTERM)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    first_dead: list[int] = []
+    while deadline is None or time.monotonic() < deadline:
+        for rank, code in _exit_codes(context).items():
+            if code is not None and code < 0 and rank not in first_dead:
+                first_dead.append(rank)
+        result = context.wait(timeout=0)
+        if result is not None:
+            return result, first_dead
+        time.sleep(0.05)
+    return None, first_dead
+
+
+def _exit_codes(context: PContext) -> dict[int, int | None]:
+    # torchelastic keeps the worker processes in its (private) process context
+    processes = getattr(getattr(context, "_pc", None), "processes", None) or []
+    return {rank: getattr(process, "exitcode", None) for rank, process in enumerate(processes)}
 
 
 def _worker(
@@ -131,10 +165,7 @@ def _worker(
         ensure_process_group(env, parse_devices(devices).device_for(env.local_rank))
         result = fn(*args)
     except BaseException as error:
-        stamp = Path(os.environ["UNITRAIN_FAILURE_DIR"]) / f"rank-{env.rank}.json"
-        stamp.write_text(
-            json.dumps({"rank": env.rank, "time_ns": time.time_ns(), "type": type(error).__name__})
-        )
+        write_stamp(os.environ["UNITRAIN_FAILURE_DIR"], env.rank, error)
         raise
     leave_process_group()
     return result
@@ -164,27 +195,32 @@ def _worker_envs(spec: DeviceSpec, workdir: str) -> dict[int, dict[str, str]]:
 
 
 def _failure(
-    result: RunProcsResult, error_files: dict[int, str], workdir: Path, spec: DeviceSpec
+    result: RunProcsResult,
+    error_files: dict[int, str],
+    workdir: Path,
+    spec: DeviceSpec,
+    exit_codes: dict[int, int | None],
+    first_dead: list[int],
 ) -> WorkerError:
-    stamps = []
-    for path in workdir.glob("rank-*.json"):
-        try:
-            stamps.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue  # a worker killed mid-write: its exit code still tells
-    stamps.sort(key=lambda s: int(s["time_ns"]))
-    # the first rank to fail is the cause; torchelastic reports whichever exit it saw first
-    seen = next(iter(result.failures.values()))
-    rank = int(stamps[0]["rank"]) if stamps else seen.local_rank
-    detail = _traceback_of(error_files.get(rank, ""))
-    if not detail:
-        detail = str(seen.message) if rank == seen.local_rank else "(no traceback recorded)"
-    status = f"exit code {seen.exitcode}" if rank == seen.local_rank else "raised"
-    others = sorted({int(s["rank"]) for s in stamps[1:]} - {rank})
-    also = f"; rank(s) {others} failed after it" if others else ""
+    seen = next(iter(result.failures.values()))  # torchelastic's pick: the first exit it saw
+    cause = find_cause(read_stamps(workdir), exit_codes, first_dead)
+    if cause is None:
+        rank, how, also = seen.local_rank, f"failed (exit code {seen.exitcode})", ""
+        detail = str(seen.message)
+    else:
+        rank, how = cause.rank, cause.how
+        also = ""
+        if cause.consequences:
+            also = f"; rank(s) {list(cause.consequences)} failed after it, as a consequence"
+            if cause.consequence_detail:
+                also += f" ({cause.consequence_detail})"
+        detail = cause.message or _traceback_of(error_files.get(rank, ""))
+        if not detail and rank == seen.local_rank:
+            detail = str(seen.message)
+        detail = detail or "(no traceback: the process was killed before it could write one)"
     error = WorkerError(
-        f"rank {rank} of the {spec.world_size} workers on devices={str(spec)!r} failed "
-        f"({status}){also}; every worker was stopped. Traceback of rank {rank}:\n{detail}"
+        f"rank {rank} of the {spec.world_size} workers on devices={str(spec)!r} {how}{also}; "
+        f"every worker was stopped. Traceback of rank {rank}:\n{detail}"
     )
     error.rank, error.worker_traceback = rank, detail
     return error

@@ -18,7 +18,9 @@ from unitrain.core.result import StepResult
 from unitrain.core.state import State
 from unitrain.distributed.agreement import SigtermFlag, agree_on_stop
 from unitrain.distributed.checkpoint import WorldSizeCheck
+from unitrain.distributed.fsdp_checkpoint import full_checkpoint_entries
 from unitrain.distributed.strategy import Strategy
+from unitrain.errors import CheckpointError
 from unitrain.hooks.markers import hookimpl
 from unitrain.runs.rng import capture_rng, restore_rng
 
@@ -50,6 +52,7 @@ class DistributedPlugin(WorldSizeCheck):
         self.gather_rng = False  # set by unitrain.distributed.full_state_dict on every rank
         self._static_graph = bool(getattr(strategy, "static_graph", False))
         self._synced_once = False
+        self.window_open = False
 
     # ------------------------------------------------------------ the forward and no_sync
 
@@ -74,6 +77,8 @@ class DistributedPlugin(WorldSizeCheck):
     def on_after_backward(self, state: State, result: StepResult) -> None:
         self._no_sync.close()
         self._synced_once = True
+        # FSDP2 keeps a window's unreduced gradients inside its own buffers (p.grad is None)
+        self.window_open = not state.ends_window
 
     # ------------------------------------------------------------ agreeing on stops
 
@@ -154,12 +159,30 @@ class DistributedPlugin(WorldSizeCheck):
             restore_rng(saved["rng"][self._state.rank])
 
     def on_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        # FSDP2: the model and optimizer entries are this rank's shards; gather them whole
+        if self.strategy.name == "fsdp":
+            _gather_fsdp(self.gather_rng, self.model, state, checkpoint, self.window_open)
         # inside full_state_dict: every rank's data order (its epoch-start and current random
         # states, sampler generators, last fetches), which a mid-epoch resume replays per rank
         if self.gather_rng and "data_order" in checkpoint:
             gathered: list[Any] = [None] * state.world_size
             dist.all_gather_object(gathered, checkpoint["data_order"])
             checkpoint["rank_data_orders"] = gathered
+
+
+def _gather_fsdp(
+    every_rank: bool, model: nn.Module, state: State, checkpoint: dict[str, Any], window: bool
+) -> None:
+    if window:
+        checkpoint["grads"] = "unreduced"  # refused below, as gradients held mid-window
+    if not every_rank:
+        raise CheckpointError(
+            f"trainer.state_dict() on rank {state.rank} alone under FSDP would hold only this "
+            "rank's shards of the model and optimizers; call "
+            "unitrain.distributed.full_state_dict(trainer) on every rank instead (the "
+            "Checkpoint plugin does), which gathers the full state"
+        )
+    full_checkpoint_entries(model, state.optimizers, checkpoint)
 
 
 def full_state_dict(trainer: Trainer) -> dict[str, Any]:
@@ -169,7 +192,9 @@ def full_state_dict(trainer: Trainer) -> dict[str, Any]:
     result on rank 0 (as the :class:`~unitrain.plugins.checkpoint.Checkpoint` plugin does):
     then a resume with the same number of processes gives each rank its own random streams
     and data order back (``checkpoint["rank_data_orders"]``), so dropout and other
-    randomness continue exactly, also from the middle of an epoch.
+    randomness continue exactly, also from the middle of an epoch. Under FSDP2 the model
+    and optimizer entries are the full state gathered on rank 0 (the other ranks get empty
+    ones), in the format of a one-process run: see :mod:`unitrain.distributed.fsdp_checkpoint`.
     """
     plugin = trainer.plugins.get("distributed")
     if not isinstance(plugin, DistributedPlugin):

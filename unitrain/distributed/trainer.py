@@ -10,7 +10,11 @@ Three ways to run the same script:
 - **from a device string** (``Trainer(..., devices="cpu:2")`` in a plain process): ``fit`` and
   ``evaluate`` start one process per device, each building the same trainer from the
   arguments given to this one (so they must be picklable), and the results come back here:
-  after ``fit`` this trainer holds rank 0's model, optimizers and metrics.
+  after ``fit`` this trainer holds rank 0's model, optimizers and metrics (under FSDP2 the
+  full state, gathered: :mod:`unitrain.distributed.fsdp_checkpoint`).
+
+Every rank also runs the hang watchdog (``Trainer(hang_timeout=...)``,
+:mod:`unitrain.distributed.watchdog`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from unitrain.distributed.launcher import launch
 from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
 from unitrain.distributed.sampling import shard_loader
 from unitrain.distributed.strategy import Strategy, make_strategy
+from unitrain.distributed.watchdog import DEFAULT_HANG_TIMEOUT, WatchdogPlugin, check_hang_timeout
 from unitrain.errors import ConfigError
 from unitrain.runs.trainer_state import ALL_RANKS_STATE_DICT
 
@@ -60,6 +65,7 @@ class Distributed:
         _export_ranks(self.env)
         self.spec = None if devices is None else parse_devices(devices)
         self.strategy = make_strategy(strategy)
+        self.hang_timeout = check_hang_timeout(recipe.get("hang_timeout", DEFAULT_HANG_TIMEOUT))
         from unitrain.core.engine import Trainer
 
         accepted = set(inspect.signature(Trainer.__init__).parameters) - {"self"}
@@ -98,6 +104,7 @@ class Distributed:
         wrapped = self.strategy.wrap(model, state.device)
         plugin = DistributedPlugin(state, self.strategy, trainer.task, model, wrapped)
         trainer.plugins.register(plugin, name="distributed")
+        trainer.plugins.register(WatchdogPlugin(self.hang_timeout), name="watchdog")
         # what a checkpoint writer saves (on every rank at once): every rank's random state
         collect: Callable[[], dict[str, Any]] = partial(full_state_dict, trainer)
         state.stash[ALL_RANKS_STATE_DICT] = collect
@@ -107,6 +114,14 @@ class Distributed:
         if not self.active or not self.strategy.shard_data:
             return loader
         return shard_loader(loader, train, self.env.rank, self.env.world_size, self.strategy.seed)
+
+    def gather(self, outputs: list[Any], whole: Loader) -> list[Any]:
+        """Every rank's predictions of ``whole``, in its order (unchanged in one process)."""
+        if not self.active or not self.strategy.shard_data:
+            return outputs
+        from unitrain.distributed.gather import gather_predictions
+
+        return gather_predictions(outputs, whole, self.env.rank, self.env.world_size)
 
     def spawn_fit(self, trainer: Trainer, *args: Any, **kwargs: Any) -> State:
         """Run ``fit`` in one process per device; this trainer then holds rank 0's result."""
@@ -160,8 +175,9 @@ class Distributed:
         dist.broadcast_object_list(found, src=0)
         return found[0]
 
-    def check_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse a checkpoint written by another number of processes, before loading any of it.
+    def check_checkpoint(self, trainer: Trainer, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        """Refuse a checkpoint written by another number of processes, before loading any of it;
+        return what the engine loads (under FSDP2: this rank's shards of the full state).
 
         The size is the ``"distributed"`` plugin's entry, or else (that plugin's state was
         dropped) the engine's own ``checkpoint["world_size"]``: the one rule is to refuse.
@@ -171,6 +187,9 @@ class Distributed:
             check_world_size(int(saved["world_size"]), self.env.world_size)
         elif checkpoint.get("world_size") is not None:
             check_world_size(int(checkpoint["world_size"]), self.env.world_size)
+        if self.active and self.strategy.name == "fsdp":
+            return _shard_checkpoint(trainer, checkpoint)
+        return checkpoint
 
     def _rank_device(self, trainer: Trainer) -> torch.device:
         local = self.env.local_rank
@@ -195,6 +214,16 @@ class Distributed:
         if device == "cpu" or not torch.cuda.is_available():
             return torch.device("cpu")
         return torch.device("cuda", local)
+
+
+def _shard_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    # every rank loads together (a resume, or full_state_dict's result on every rank)
+    from unitrain.distributed.fsdp_checkpoint import load_full_into_fsdp
+
+    state = trainer.state
+    assert state.model is not None
+    trainer.make_optimizers()  # their state is sharded by the model's layout: they come first
+    return load_full_into_fsdp(state.model, state.optimizers, checkpoint, state.rank)
 
 
 def _export_ranks(env: DistEnv) -> None:

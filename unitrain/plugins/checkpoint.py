@@ -24,6 +24,20 @@ refused. On resume, a change of a setting that changes the math (accumulation,
 ``limit_train_batches``) is refused unless listed in ``allow_setting_changes`` (then a
 warning; see :mod:`unitrain.runs.settings`).
 
+**Asynchronous saves** (``async_save=True``): at the boundary the training thread takes
+the state (as above) and copies every tensor to fresh CPU memory (pinned when it is on CUDA;
+:func:`~unitrain.runs.async_writer.snapshot_to_cpu`), then returns to training; a background
+thread serialises and writes that copy with the same protocol (temporary folder, fsync,
+manifest, rename, ``latest``) and only then prunes, in that order. A save due while one is in
+flight **waits** for it (a skipped save would lose a trigger such as a SIGTERM or a best
+metric); two writes never interleave. The fit's end, an exception and a SIGTERM wait for the
+write in flight; its error is raised on the training thread at the next save or at the fit's
+end as a :class:`~unitrain.errors.CheckpointError` naming the checkpoint (attached as a note
+when another exception is already on its way). ``save()`` then returns the path the
+checkpoint will have; ``last_saved`` names the last one committed; :meth:`Checkpoint.wait`
+blocks until the write in flight is committed. A kill during a background write leaves only
+a hidden temporary folder, removed at the next start.
+
 **Several processes** (DDP / FSDP): the plugin runs on every rank (``ranks = "all"``). Its
 triggers fire on every rank at the same step (steps, epochs, the fit's end, and a best
 metric: evaluation metrics are the same on every rank), every rank then contributes its
@@ -46,6 +60,7 @@ one extra time, so such a run is not bit-exact with an uninterrupted one), epoch
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -57,6 +72,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from unitrain.errors import CheckpointError, ConfigError
 from unitrain.hooks.markers import hookimpl
 from unitrain.plugins.run_store import RUN_DIR
+from unitrain.runs.async_writer import BackgroundWriter, snapshot_to_cpu
 from unitrain.runs.checkpoint import remove_checkpoint, remove_stale, write_checkpoint
 from unitrain.runs.lock import RunLock
 from unitrain.runs.retention import select_removals
@@ -81,7 +97,9 @@ class Checkpoint:
 
     ``directory``: where; default ``checkpoints/`` of the run directory the
     :class:`~unitrain.plugins.run_store.RunStore` plugin made. ``monitor`` / ``split`` /
-    ``mode``: the metric for ``save_best`` and ``keep_best``.
+    ``mode``: the metric for ``save_best`` and ``keep_best``. ``async_save``: snapshot the
+    state to CPU memory on the training thread and write it in a background thread (same
+    protocol and guarantees; see "Asynchronous saves" in the module doc).
     """
 
     name = "checkpoint"
@@ -104,6 +122,7 @@ class Checkpoint:
         keep_last: int | None = 3,
         keep_best: int = 1,
         allow_setting_changes: Collection[str] = (),
+        async_save: bool = False,
     ) -> None:
         problems = [
             f"{name}={value} must be >= 1 or None"
@@ -143,6 +162,10 @@ class Checkpoint:
         self._saved_at: tuple[int, int, int] | None = None
         self._started = False
         self._writer = True  # rank 0 (or the only process)
+        self.async_save = bool(async_save)
+        self._background = BackgroundWriter()
+        self._issued: Path | None = None  # the last save's path, committed or in flight
+        self._staging: Any = None  # the last CPU snapshot: the next one copies into it
         # several processes: the all-ranks state_dict (a collective every rank calls)
         self._gather: Callable[[], dict[str, Any]] | None = None
 
@@ -179,6 +202,7 @@ class Checkpoint:
     # ------------------------------------------------------------------ triggers
 
     def on_fit_start(self, state: State) -> None:
+        self.wait()  # a manual save in flight: remove_stale below would delete its folder
         self._writer = state.rank == 0
         self._gather = state.stash.get(ALL_RANKS_STATE_DICT) if state.world_size > 1 else None
         if self._writer:
@@ -236,11 +260,15 @@ class Checkpoint:
         agreed_sigterm = state.world_size > 1 and state.stop_reason.startswith(_AGREED_SIGTERM)
         try:
             if self.save_last or self._due or self._signalled() or agreed_sigterm:
-                self.save(state, self._due or ("signal" if agreed_sigterm else "end"))
+                # a SIGTERM names the checkpoint even when a step/epoch one fell due with it
+                self.save(state, "signal" if agreed_sigterm else (self._due or "end"))
         finally:
-            self._restore_signals()
-            self._release()
-            self._started = False
+            try:
+                self.wait()  # the fit ends with every save committed (or its error raised)
+            finally:
+                self._restore_signals()
+                self._release()
+                self._started = False
         self._raise_if_signalled()
         if agreed_sigterm:
             raise Preempted(signal.SIGTERM)  # on every rank: each exits 143
@@ -248,6 +276,7 @@ class Checkpoint:
     def on_exception(self, state: State, error: BaseException) -> None:
         self._restore_signals()
         started, self._started = self._started, False
+        self._wait_noting(error)  # last_saved below is then what is committed
         try:
             if isinstance(error, Preempted) or not self.save_on_exception or not started:
                 return
@@ -257,9 +286,32 @@ class Checkpoint:
             elif self.last_saved is not None:
                 error.add_note(f"unitrain: the last committed checkpoint is {self.last_saved}")
         finally:
+            self._wait_noting(error)  # the exception's own save, written in the background
             self._release()
 
+    def wait(self) -> None:
+        """Block until a background save in flight is committed; raise its error here.
+
+        A no-op without ``async_save``. The fit's end, an exception and a SIGTERM call it.
+        """
+        try:
+            self._background.wait()
+        except CheckpointError:
+            # that state is not committed: saving the same position again must really save
+            self._issued, self._saved_at = self.last_saved, None
+            raise
+
+    def _wait_noting(self, error: BaseException) -> None:
+        # An exception is already on its way: a failed background write is attached to it
+        # (and logged) rather than replacing it.
+        try:
+            self.wait()
+        except CheckpointError as failure:
+            _log.error("%s", failure)
+            error.add_note(f"unitrain: {failure}")
+
     def _release(self) -> None:
+        self._staging = None  # (called once the writes are waited for) not kept beyond a fit
         lock, self.lock = self.lock, None
         if lock is not None:
             lock.release()
@@ -273,8 +325,10 @@ class Checkpoint:
         random state); rank 0 writes, the other ranks return None.
         """
         position = (state.epoch, state.global_step, state.micro_step)
-        if self._saved_at == position and (self.last_saved is not None or not self._writer):
-            return self.last_saved  # this exact state is already committed
+        if self._saved_at == position and (self._issued is not None or not self._writer):
+            return self._issued  # this exact state is already committed (or being written)
+        if self.async_save:
+            self.wait()  # a save in flight finishes first (never interleaved); its error here
         # after an exception the other ranks may be gone: no collective then
         gather = self._gather if trigger != "exception" else None
         with preserved_rng():  # a plugin's state_dict may draw numbers: saving must not
@@ -298,8 +352,32 @@ class Checkpoint:
         if checkpoint.get("grads") is not None:  # inside an accumulation window
             name += f"-micro-{state.micro_step:09d}"
         directory = self._target(state)
-        path = write_checkpoint(directory, name, {"state.pt": checkpoint}, meta=meta)
-        self.last_saved, self._saved_at, self._due = path, position, None
+        if self.async_save:
+            # the training thread copies (cheap); the background thread serialises and writes
+            # (into the previous snapshot's buffers: its write is done, waited for above)
+            self._staging = snapshot_to_cpu(checkpoint, reuse=self._staging)
+            files, meta = {"state.pt": self._staging}, copy.deepcopy(meta)
+            target = directory / name
+            self._background.submit(
+                lambda: self._commit(directory, name, files, meta, trigger), str(target)
+            )
+            self._issued, self._saved_at, self._due = target, position, None
+            return target
+        path = self._commit(directory, name, {"state.pt": checkpoint}, meta, trigger)
+        self._issued, self._saved_at, self._due = path, position, None
+        return path
+
+    def _commit(
+        self,
+        directory: Path,
+        name: str,
+        files: dict[str, Any],
+        meta: dict[str, Any],
+        trigger: str,
+    ) -> Path:
+        # write, then (only after the commit and the ``latest`` pointer) prune: in this order
+        path = write_checkpoint(directory, name, files, meta=meta)
+        self.last_saved = path  # (from the writer thread: the training thread waits on it)
         # The name only at INFO (one line in 80 columns); the whole path for -v.
         _log.info("checkpoint %s saved (%s)", path.name, trigger)
         _log.debug("checkpoint committed: %s", path)

@@ -68,6 +68,17 @@ class ProgressBar:
         self._eval_bar: Any = None
         self._eval_next = 0.0
 
+    def __getstate__(self) -> dict[str, Any]:
+        # devices="cpu:2" sends plugins to the new processes by pickling; a rich Console
+        # holds locks and this process's terminal, so each process makes its own
+        state = self.__dict__.copy()
+        state.update(console=None, _progress=None, _fit_bar=None, _bar=None, _eval_bar=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.console = Console(stderr=True)
+
     # ------------------------------------------------------------ training
 
     def on_fit_start(self, state: State) -> None:

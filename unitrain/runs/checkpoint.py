@@ -393,3 +393,72 @@ def remove_stale(directory: str | os.PathLike[str]) -> list[Path]:
             with contextlib.suppress(OSError):
                 path.unlink()
     return stale
+
+
+def commit_directory(
+    directory: str | os.PathLike[str],
+    name: str,
+    written: str | os.PathLike[str],
+    *,
+    meta: Mapping[str, Any] | None = None,
+    update_latest: bool = True,
+) -> Path:
+    """Commit files another writer already put in ``written``, a temporary directory beside
+    ``directory / name`` (e.g. ``torch.distributed.checkpoint``, which every rank writes
+    into): steps 3 to 5 of the protocol, each file hashed into the manifest. On an error
+    ``written`` is removed and nothing committed before is touched."""
+    parent, tmp = Path(directory), Path(written)
+    target = parent / name
+    try:
+        entries: dict[str, dict[str, Any]] = {}
+        for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            size, digest = sha256_of(path)
+            entries[path.relative_to(tmp).as_posix()] = {"sha256": digest, "bytes": size}
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "created": time.time(),
+            "torch": torch.__version__,
+            "files": entries,
+            **dict(meta or {}),
+        }
+        _write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2, default=str).encode())
+        _fsync_dir(tmp)
+        old = None
+        if target.exists():
+            old = parent / f".{name}.old-{secrets.token_hex(4)}"
+            os.rename(target, old)
+        os.rename(tmp, target)
+        _fsync_dir(parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        if update_latest:
+            _write_latest(parent, name)
+    except BaseException as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise CheckpointError(f"could not commit checkpoint {target}: {error}") from error
+        raise
+    return target
+
+
+def temporary_directory(directory: str | os.PathLike[str], name: str) -> Path:
+    """A fresh temporary directory beside ``directory / name`` for :func:`commit_directory`
+    (the name :func:`remove_stale` recognises as an unfinished write)."""
+    parent = Path(directory)
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{name}{_TMP}{secrets.token_hex(4)}"
+    os.mkdir(tmp)
+    return tmp
+
+
+def sha256_of(path: Path) -> tuple[int, str]:
+    """The size and sha256 of a file (for files not written through :func:`write_checkpoint`)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
