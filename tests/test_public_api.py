@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import subprocess
+import sys
 import types
+
+import pytest
 
 import unitrain
 
@@ -67,3 +71,62 @@ def test_every_exported_error_is_in_the_tree() -> None:
 def test_version() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)*", unitrain.__version__)
     assert unitrain.__version__ == importlib.metadata.version("unitrain")
+
+
+def test_every_exported_name_is_the_one_its_module_defines() -> None:
+    import importlib
+
+    import unitrain.core
+    import unitrain.hooks
+    import unitrain.tasks
+
+    packages = (unitrain.core, unitrain.hooks, unitrain.tasks, unitrain.errors)
+    for name in unitrain.__all__:
+        value = getattr(unitrain, name)
+        lazy = unitrain._LAZY.get(name)  # type: ignore[attr-defined]
+        if lazy is not None:
+            assert getattr(importlib.import_module(lazy), name) is value, name
+        exported = [getattr(m, name) for m in packages if name in getattr(m, "__all__", ())]
+        assert all(e is value for e in exported), name
+        assert lazy is not None or exported, f"{name}: defined where?"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'Trainr'"):
+        unitrain.Trainr  # type: ignore[attr-defined]  # noqa: B018
+    assert set(unitrain.__all__) <= set(dir(unitrain))
+
+
+def _run(code: str) -> str:
+    finished = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr
+    return finished.stdout
+
+
+def test_importing_unitrain_loads_no_torch() -> None:
+    out = _run(
+        "import sys, unitrain\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('unitrain')))\n"
+        "unitrain.Trainer\n"
+        "print('torch' in sys.modules)"
+    )
+    before, after = out.splitlines()
+    assert before == str(["unitrain", "unitrain.errors", "unitrain.log"])
+    assert after == "True"  # the first use of a name loads it
+
+
+@pytest.mark.parametrize("words", [["--help"], ["fit", "--help"], ["plugins", "--help"]])
+def test_unitrain_help_answers_without_torch(words: list[str]) -> None:
+    out = _run(
+        "import sys\n"
+        "from unitrain.cli import main\n"
+        "try:\n"
+        f"    main({words!r})\n"
+        "except SystemExit as stop:\n"
+        "    assert stop.code == 0, stop.code\n"
+        "print('TORCH', 'torch' in sys.modules)"
+    )
+    assert "usage: unitrain" in out
+    assert out.splitlines()[-1] == "TORCH False"

@@ -282,3 +282,40 @@ def test_overrides_inherit_the_marks_of_the_overridden_method() -> None:
     manager.register(Child(), name="child")
     manager.register(Quiet(), name="quiet", order=10)
     assert [i.plugin_name for i in manager.implementations("on_fit_start")] == ["quiet", "child"]
+
+
+class _Only:
+    name = "only"
+
+    def run_forward(self, state: Any, batch: Any) -> Any:
+        raise ValueError("only failed")
+
+    def on_train_step_end(self, state: Any) -> None:
+        return None
+
+
+def test_bound_gives_nothing_the_implementation_or_the_relay() -> None:
+    manager = ut.PluginManager()
+    assert manager.bound("run_forward") is None  # nobody implements it: nothing to call
+    only = _Only()
+    manager.register(only)
+    assert manager.bound("run_forward") == only.run_forward  # one, taking the spec's args
+    # one implementation taking a subset of the arguments: the relay adapts the call
+    assert manager.bound("on_train_step_end") is manager.hooks.on_train_step_end
+    with pytest.raises(ValueError, match="only failed") as caught:
+        manager.bound("run_forward")(None, "batch")  # type: ignore[misc]
+    assert not getattr(caught.value, "__notes__", None)  # bound straight: no note yet
+    manager.note_raised(caught.value, ["on_train_step_end", "run_forward"])
+    manager.note_raised(caught.value, ["run_forward"])  # a second call adds nothing
+    (note,) = caught.value.__notes__
+    assert "plugin 'only' in hook 'run_forward'" in note
+
+
+def test_plans_are_dropped_when_the_plugin_set_changes() -> None:
+    manager = ut.PluginManager()
+    manager.plans["train_step"] = object()
+    name = manager.register(_Only())
+    assert manager.plans == {}
+    manager.plans["train_step"] = object()
+    manager.unregister(name or "")
+    assert manager.plans == {}

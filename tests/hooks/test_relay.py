@@ -1,9 +1,10 @@
 """The compiled callers behave exactly like pluggy's own call, wrappers included.
 
-Each scenario registers plugins on a unitrain PluginManager and calls one hook twice: through
-the compiled relay (``manager.hooks``) and through pluggy directly (which the manager keeps
-sorted in the same call order). Both must return the same value or raise the same error,
-after the same sequence of calls.
+Each scenario registers plugins on a unitrain PluginManager and calls one hook through the
+compiled relay (``manager.hooks``), and through a bare pluggy manager holding the same
+plugins, registered in the reverse order (pluggy calls the last registered first, so both
+call in the same order; the unitrain manager never rewrites pluggy's own lists). Both must
+return the same value or raise the same error, after the same sequence of calls.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+import pluggy
 import pytest
 
 import unitrain as ut
-from unitrain.hooks.manager import PluginManager
+from unitrain.hooks.manager import PluginManager, _Pluggy
+from unitrain.hooks.markers import PROJECT
+from unitrain.hooks.specs import Hooks
+
+PLUGGY = tuple(int(part) for part in pluggy.__version__.split(".")[:2])
 
 Record = list[str]
 
@@ -25,10 +31,14 @@ def _call_both(
     manager = PluginManager()
     for plugin in plugins:
         manager.register(plugin)
+    reference = _Pluggy(PROJECT)
+    reference.add_hookspecs(Hooks)
+    for plugin in reversed(plugins):
+        reference.register(plugin)
     outcomes = []
     calls: list[Callable[[], Any]] = [
         lambda: getattr(manager.hooks, hook)(*args.values()),
-        lambda: getattr(manager._pluggy.hook, hook)(**args),
+        lambda: getattr(reference.hook, hook)(**args),
     ]
     for call in calls:
         record.clear()
@@ -211,3 +221,68 @@ def test_callers_of_the_same_shape_share_compiled_code() -> None:
     compiled_second = second.hooks.on_train_step_end.__code__
     assert compiled_first is compiled_second
     assert first.hooks.on_train_step_end is not second.hooks.on_train_step_end
+
+
+class Defaulted:
+    """``metrics=None``: a parameter with a default that the hook provides."""
+
+    def __init__(self, record: list[Any]) -> None:
+        self.record = record
+
+    def on_eval_end(self, state: Any, split: str, metrics: Any = None) -> None:
+        self.record.append((split, metrics))
+
+    def on_train_step_end(self, state: Any, batch: Any = "unset", extra: Any = "kept") -> None:
+        self.record.append((batch, extra))
+
+
+def test_a_parameter_with_a_default_gets_the_hooks_argument() -> None:
+    record: list[Any] = []
+    manager = PluginManager()
+    manager.register(Defaulted(record))
+    metrics = {"accuracy": 0.5}
+    manager.hooks.on_eval_end(ut.State(), "val", metrics)
+    manager.hooks.on_train_step_end(ut.State(), "batch", "result")  # type: ignore[arg-type]
+    # as pluggy >= 1.7 passes it; a parameter the hook lacks keeps its default
+    assert record == [("val", metrics), ("batch", "kept")]
+    assert record[0][1] is metrics
+
+
+@pytest.mark.skipif(PLUGGY < (1, 7), reason="pluggy < 1.7 leaves defaulted parameters unset")
+def test_defaulted_parameters_match_pluggy() -> None:
+    record: list[Any] = []
+    args = {"state": ut.State(), "split": "val", "metrics": {"loss": 1.0}}
+    compiled, reference = _call_both([Defaulted(record)], "on_eval_end", args, record)
+    assert compiled[2] == reference[2] == [("val", {"loss": 1.0})]
+
+
+def test_a_run_of_fit_hands_the_metrics_to_a_defaulted_parameter() -> None:
+    import torch
+
+    from unitrain.testing import tiny_batches, tiny_task
+
+    record: list[Any] = []
+    trainer = ut.Trainer(tiny_task(), plugins=[Defaulted(record)], max_epochs=1, device="cpu")
+    trainer.fit(tiny_batches(), eval_data=tiny_batches())
+    evals = [entry for entry in record if entry[0] == "val"]
+    assert evals and isinstance(evals[-1][1], dict) and "loss" in evals[-1][1]
+    assert all(isinstance(entry[0], list | tuple | torch.Tensor) for entry in record[:-1])
+
+
+def test_the_manager_keeps_its_order_out_of_pluggys_lists() -> None:
+    record: Record = []
+    plugins = [_plain(record, "a"), _plain(record, "b"), _plain(record, "c")]
+    manager = PluginManager()
+    for plugin in plugins:
+        manager.register(plugin)
+    caller = manager._pluggy.hook.run_forward
+    pluggy_order = [impl.plugin_name for impl in caller.get_hookimpls()]
+    assert pluggy_order == ["a", "b", "c"]  # registration order, as pluggy keeps it
+    assert [impl.plugin_name for impl in manager.implementations("run_forward")] == [
+        "a",
+        "b",
+        "c",
+    ]
+    manager.register(_plain(record, "first"), order=-1)
+    assert manager.implementations("run_forward")[0].plugin_name == "first"
+    assert [impl.plugin_name for impl in caller.get_hookimpls()][-1] == "first"

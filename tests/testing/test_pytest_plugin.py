@@ -47,3 +47,37 @@ def test_fake_distribution_left_nothing_behind():
     assert not any(p.endswith("/site") and "fake_distribution" in p for p in sys.path)
     with pytest.raises(ut.PluginError, match="'mine' is enabled but no installed"):
         load_plugins(Selection.parse(config=["mine"]))
+
+
+def test_a_session_that_uses_no_fixture_of_ours_loads_no_torch(tmp_path):
+    """The plugin is in every pytest session where unitrain is installed: it must cost
+    nothing (torch takes seconds to import) until one of its fixtures is asked for."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    (tmp_path / "test_a_plain.py").write_text(
+        "import sys\n\n"
+        "def test_plain():\n"
+        "    loaded = sorted(m for m in sys.modules if m.startswith('unitrain'))\n"
+        "    assert 'torch' not in sys.modules, loaded\n"
+        "    assert 'unitrain.testing.plugin' in loaded\n"
+    )
+    (tmp_path / "test_b_fixture.py").write_text(
+        "import sys\n\n"
+        "def test_fixture(tiny_task):\n"
+        "    assert 'torch' in sys.modules and type(tiny_task).__name__ == 'Task'\n"
+    )
+    root = str(Path(ut.__file__).parent.parent)
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "2 passed" in finished.stdout

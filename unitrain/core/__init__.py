@@ -1,16 +1,61 @@
-"""The engine: state, loop, trainer, the typed data contract and its metrics."""
+"""The engine: state, loop, trainer, the typed data contract and its metrics.
 
-from unitrain.core.contract import IDataset, IDatum, IMiniBatch
-from unitrain.core.engine import Trainer
-from unitrain.core.metrics import AverageMetric, IDatasetMetric, ILoss, IMiniBatchMetric, accuracy
-from unitrain.core.result import StepResult
-from unitrain.core.stash import Stash, StashKey
-from unitrain.core.state import State
+Names load on first use (PEP 562), so importing one module of this package (say
+``unitrain.core.state``) does not import the engine and, through it, every extension.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from unitrain.core.contract import IDataset, IDatum, IMiniBatch
+    from unitrain.core.engine import Trainer
+    from unitrain.core.metrics import (
+        AverageMetric,
+        IDatasetMetric,
+        ILoss,
+        IMiniBatchMetric,
+        accuracy,
+    )
+    from unitrain.core.result import StepResult
+    from unitrain.core.stash import Stash, StashKey
+    from unitrain.core.state import State
+
+_LAZY = {
+    "AverageMetric": "unitrain.core.metrics",
+    "IDataset": "unitrain.core.contract",
+    "IDatasetMetric": "unitrain.core.metrics",
+    "IDatum": "unitrain.core.contract",
+    "ILoss": "unitrain.core.metrics",
+    "IMiniBatch": "unitrain.core.contract",
+    "IMiniBatchMetric": "unitrain.core.metrics",
+    "Stash": "unitrain.core.stash",
+    "StashKey": "unitrain.core.stash",
+    "State": "unitrain.core.state",
+    "StepResult": "unitrain.core.result",
+    "Trainer": "unitrain.core.engine",
+    "accuracy": "unitrain.core.metrics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'unitrain.core' has no attribute {name!r}")
+    value = getattr(_import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AverageMetric",
-    "IDatasetMetric",
     "IDataset",
+    "IDatasetMetric",
     "IDatum",
     "ILoss",
     "IMiniBatch",

@@ -24,8 +24,9 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
     on_fit_end
     (on any exception: every plugin's on_exception, each isolated; then the error propagates)
 
-The step runs as written in :func:`run_train_step`, or, for a task whose default stages
-nothing overrides, as the same work in one function (:mod:`unitrain.tasks.fast_step`).
+The step runs as written in :func:`run_train_step`, whatever the task and the plugins: it
+calls each hook through the plan of :mod:`unitrain.core.plan` (a hook nobody implements
+is skipped; a stage only the task implements is the task's method itself).
 The evaluation and prediction passes are in :mod:`unitrain.core.passes`.
 """
 
@@ -40,7 +41,8 @@ from torch import nn
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
 from unitrain.core.passes import finish_train_step, run_evaluation
-from unitrain.core.result import no_result
+from unitrain.core.plan import PLAN, STEP_HOOKS, step_plan
+from unitrain.core.result import StepResult, no_result
 from unitrain.core.window import (
     clear_gradients,
     enter_window,
@@ -48,7 +50,6 @@ from unitrain.core.window import (
     step_partial_window,
 )
 from unitrain.errors import ConfigError, StageError
-from unitrain.tasks.fast_step import make_fast_step
 
 if TYPE_CHECKING:
     from unitrain.core.engine import Trainer
@@ -90,13 +91,14 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
     if length is None and config.accumulation > 1:
         batches = _mark_last(batches, state)  # the short last window then steps inside its step
     steps = trainer.replay.batches(batches)  # a resumed epoch skips its done batches
-    fast_step = make_fast_step(trainer, evals)  # None when a stage is overridden
     max_steps, exhausted = config.max_steps, True
     for drawn, batch in enumerate(steps):
         if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
             check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
-        if fast_step is None or not fast_step(batch):
-            run_train_step(trainer, batch, evals)
+        # held until the next step has run, as a hand-written loop holds its `loss`: the
+        # old graph keeps each parameter's gradient accumulator alive for autograd to
+        # reuse (rebuilding them costs ~3 k instructions a step)
+        held = run_train_step(trainer, batch, evals)  # noqa: F841
         if state.stop_requested == "now" or (
             max_steps is not None and state.global_step >= max_steps
         ):
@@ -122,23 +124,42 @@ def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None
     state.epoch += 1
 
 
-def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> None:
-    """One micro-step: forward, backward, and the optimizer step when the window ends."""
-    state, hooks, accumulation = trainer.state, trainer.hooks, trainer.config.accumulation
-    if accumulation > 1:
-        enter_window(state, accumulation)
-    hooks.on_train_step_start(state, batch)
-    batch = hooks.run_prepare_batch(state, batch)
-    result = hooks.run_forward(state, batch)
-    if result is None:
-        raise StageError(no_result("run_forward", "a StepResult with the loss to backpropagate"))
-    hooks.run_backward(state, result)
-    state.micro_step += 1
-    hooks.on_after_backward(state, result)
-    if state.ends_window:
-        step_optimizers(trainer)
-    hooks.on_train_step_end(state, batch, result)
-    finish_train_step(trainer, evals)
+def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> StepResult:
+    """One micro-step: forward, backward, and the optimizer step when the window ends;
+    returns the step's result."""
+    state, plugins, config = trainer.state, trainer.plugins, trainer.config
+    accumulation = config.accumulation
+    plan = plugins.plans.get(PLAN) or step_plan(plugins)
+    try:
+        if accumulation > 1:
+            enter_window(state, accumulation)
+        if plan.on_start is not None:
+            plan.on_start(state, batch)
+        batch = None if plan.prepare is None else plan.prepare(state, batch)
+        result: StepResult | None = None
+        if plan.forward is not None:
+            result = plan.forward(state, batch)
+        if result is None:
+            raise StageError(
+                no_result("run_forward", "a StepResult with the loss to backpropagate")
+            )
+        if plan.backward is not None:
+            plan.backward(state, result)
+        state.micro_step += 1
+        if plan.on_backward is not None:
+            plan.on_backward(state, result)
+        if state.ends_window:
+            step_optimizers(state, plan)
+        if plan.on_end is not None:
+            plan.on_end(state, batch, result)
+    except BaseException as error:  # a caller bound straight to a plugin adds no note
+        plugins.note_raised(error, STEP_HOOKS)
+        raise
+    if config.eval_every_steps is None:  # no evaluation can be due: skip the call
+        state.batch_idx += 1
+    else:
+        finish_train_step(trainer, evals)
+    return result
 
 
 def enter_train_mode(model: nn.Module) -> None:

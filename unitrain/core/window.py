@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from unitrain.core.plan import STEP_HOOKS, StepPlan, step_plan
+
 if TYPE_CHECKING:
     from unitrain.core.engine import Trainer
     from unitrain.core.state import State
@@ -49,13 +51,19 @@ def clear_gradients(optimizer: Any) -> None:
         optimizer.zero_grad()
 
 
-def step_optimizers(trainer: Trainer) -> None:
-    """Step every optimizer between its two events, clear its gradients, count the step."""
-    state, hooks = trainer.state, trainer.hooks
+def step_optimizers(state: State, plan: StepPlan) -> None:
+    """Step every optimizer between its two events, clear its gradients, count the step.
+
+    The callers come from ``plan`` (:mod:`unitrain.core.plan`): the caller of this function
+    notes an error that comes out of them."""
+    on_before, optimizer_step, on_after = plan.on_before, plan.optimizer_step, plan.on_after
     for index, optimizer in enumerate(state.optimizers):
-        hooks.on_before_optimizer_step(state, optimizer, index)
-        hooks.run_optimizer_step(state, optimizer, index)
-        hooks.on_after_optimizer_step(state, optimizer, index)
+        if on_before is not None:
+            on_before(state, optimizer, index)
+        if optimizer_step is not None:
+            optimizer_step(state, optimizer, index)
+        if on_after is not None:
+            on_after(state, optimizer, index)
         clear_gradients(optimizer)
     state.global_step += 1
 
@@ -67,7 +75,11 @@ def step_partial_window(trainer: Trainer, taken: int) -> None:
     micro-steps actually taken, as a window of known length would have.
     """
     scale_gradients(trainer.state, trainer.config.accumulation / taken)
-    step_optimizers(trainer)
+    try:
+        step_optimizers(trainer.state, step_plan(trainer.plugins))
+    except BaseException as error:
+        trainer.plugins.note_raised(error, STEP_HOOKS)
+        raise
 
 
 def scale_gradients(state: State, factor: float) -> None:

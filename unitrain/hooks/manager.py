@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -106,6 +106,9 @@ class PluginManager:
         self._skipped: dict[str, RankRule] = {}
         self._counter = 0
         self.generation = 0  # bumped whenever the plugin set changes (plans cached on it expire)
+        # what the loop precomputes from the plugin set (see bound()); emptied when it changes
+        self.plans: dict[str, Any] = {}
+        self._order: dict[str, list[pluggy.HookImpl]] = {}
         self._relay = _Relay()
         self.timer = HookTimer(self._rebuild)  # the profiler's view: time per plugin and hook
         self.hooks: Hooks = cast(Hooks, self._relay)
@@ -205,8 +208,45 @@ class PluginManager:
 
     def implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
         """The implementations of ``hook_name`` in the order they are called."""
-        caller: pluggy.HookCaller = getattr(self._pluggy.hook, hook_name)
-        return list(reversed(caller.get_hookimpls()))
+        return list(self._order[hook_name])
+
+    def bound(self, hook_name: str) -> Callable[..., Any] | None:
+        """The cheapest callable that calls ``hook_name`` as the relay would, for a loop
+        that looks it up once per plugin set (cache it in :attr:`plans`).
+
+        ``None`` when nothing implements the hook (the caller skips the call); the
+        implementation itself when it is the only one, not a wrapper, and takes exactly
+        the hook's arguments in the spec's order (a task's default stage, say); else the
+        compiled relay. The first two add no note to an error: a loop that calls them
+        catches the error and passes it to :meth:`note_raised`.
+        """
+        impls = self._order[hook_name]
+        if not impls:
+            return None
+        if len(impls) == 1 and not self.timer.running:  # a timed call goes through the relay
+            (impl,) = impls
+            spec = getattr(self._pluggy.hook, hook_name).spec
+            if not impl.wrapper and tuple(impl.argnames) == tuple(spec.argnames):
+                if not set(impl.kwargnames) & set(spec.argnames):
+                    function: Callable[..., Any] = impl.function
+                    return function
+        relay: Callable[..., Any] = getattr(self._relay, hook_name)
+        return relay
+
+    def note_raised(self, error: BaseException, hook_names: Iterable[str]) -> None:
+        """Note ``error`` like the relay would, when it came out of an implementation that
+        :meth:`bound` handed out directly: the outermost frame in its traceback that runs
+        one of ``hook_names``' implementations names the plugin and the hook. An error
+        already noted, or raised by none of them, is left alone."""
+        if getattr(error, _NOTED, False):
+            return
+        impls = {name: self._order[name] for name in hook_names}
+        found = _find_culprit(error, [i for group in impls.values() for i in group])
+        if found is None:
+            return
+        plugin, impl = found
+        hook = next(name for name, group in impls.items() if impl in group)
+        self.note_error(error, hook, plugin)
 
     def check_pending(self) -> None:
         """Raise :class:`PluginError` if any registered implementation has no hook.
@@ -258,7 +298,8 @@ class PluginManager:
 
     def _on_hook_error(self, error: BaseException, hook: str, impls: list[pluggy.HookImpl]) -> None:
         if not getattr(error, _NOTED, False):
-            self.note_error(error, hook, _find_culprit(error, impls))
+            found = _find_culprit(error, impls)
+            self.note_error(error, hook, None if found is None else found[0])
 
     # ----------------------------------------------------------- internals
 
@@ -328,12 +369,14 @@ class PluginManager:
             ordered = sorted(impls, key=lambda i: self._sort_key(name, i))
             wrappers = [i for i in ordered if i.wrapper]
             plain = [i for i in ordered if not i.wrapper]
+            # the one order lives here, not in pluggy's own list: pluggy is the registry and
+            # the validator, and is never asked to call a hook
             call_order = wrappers + plain
-            # pluggy walks its list from the end, so it stores the reverse of the call order.
-            caller._hookimpls[:] = list(reversed(call_order))
+            self._order[name] = call_order
             wrap = self.timer.wrap if self.timer.running else None
             compiled = compile_caller(caller, call_order, self._on_hook_error, wrap)
             setattr(self._relay, name, compiled)
+        self.plans.clear()
 
 
 class _Relay:
@@ -370,16 +413,19 @@ def _unknown_hook_message(plugin: str, hook: str) -> str:
     )
 
 
-def _find_culprit(error: BaseException, impls: list[pluggy.HookImpl]) -> str | None:
+def _find_culprit(
+    error: BaseException, impls: list[pluggy.HookImpl]
+) -> tuple[str, pluggy.HookImpl] | None:
+    """The plugin (and implementation) whose frame is outermost in ``error``'s traceback."""
     # Instances of one class share code objects, so a frame is matched by its code and,
     # for a method, by the instance bound to its first argument.
-    codes: dict[Any, list[tuple[object, str]]] = {}
+    codes: dict[Any, list[tuple[object, tuple[str, pluggy.HookImpl]]]] = {}
     for impl in impls:
         function: Any = inspect.unwrap(impl.function)
         code = getattr(getattr(function, "__func__", function), "__code__", None)
         if code is not None:
             owner = getattr(function, "__self__", None)
-            codes.setdefault(code, []).append((owner, impl.plugin_name))
+            codes.setdefault(code, []).append((owner, (impl.plugin_name, impl)))
     traceback = error.__traceback__
     while traceback is not None:
         frame = traceback.tb_frame

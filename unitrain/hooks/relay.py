@@ -19,10 +19,12 @@ implementations, run inside the wrappers by a port of pluggy's ``_multicall`` (s
 call order, teardown in reverse; the inner result or exception is sent or thrown in; a
 wrapper's return value replaces the result; "did not yield" / "has second yield" raise
 the same ``RuntimeError``); and, as in pluggy, a wrapped hook that is not ``firstresult``
-returns the list of non-``None`` results. Old-style ``hookwrapper=True`` implementations
-(which the manager rejects) fall back to pluggy's own call. The generated code depends
-only on the hook's shape, so its compiled form is cached. Semantics are locked by the
-lifecycle, ordering and relay tests, which run against this module.
+returns the list of non-``None`` results. An implementation's parameter with a default
+gets the hook's argument of that name by keyword, as pluggy ≥ 1.7 passes it (pluggy 1.6
+left it at its default). Old-style ``hookwrapper=True`` implementations are rejected by
+the manager and refused here. The generated code depends only on the hook's shape, so its
+compiled form is cached. Semantics are locked by the lifecycle, ordering and relay tests,
+which compare this module with pluggy's own call.
 """
 
 from __future__ import annotations
@@ -53,59 +55,56 @@ def compile_caller(
     name = hook.name
     argnames = tuple(hook.spec.argnames)
     firstresult = bool(hook.spec.opts.get("firstresult"))
-    namespace: dict[str, Any] = {"_hook": hook, "_enter": _enter, "_unwind": _unwind}
+    if any(impl.hookwrapper for impl in impls):
+        raise TypeError(f"{name}: old-style hookwrapper=True implementations are not relayed")
+    namespace: dict[str, Any] = {"_enter": _enter, "_unwind": _unwind}
     namespace["_on_error"] = lambda error: on_error(error, name, impls)
     wrappers = [impl for impl in impls if impl.wrapper]
-    plain = [impl for impl in impls if not impl.wrapper and not impl.hookwrapper]
-    if any(impl.hookwrapper for impl in impls):
-        shape: tuple[Any, ...] = ("pluggy", name, argnames)
-    else:
-        shape = (
-            "compiled",
-            name,
-            argnames,
-            firstresult,
-            tuple(tuple(impl.argnames) for impl in wrappers),
-            tuple(tuple(impl.argnames) for impl in plain),
-        )
-        for index, impl in enumerate(wrappers):
-            namespace[f"_w{index}"] = impl.function
-        for index, impl in enumerate(plain):
-            call = impl.function
-            namespace[f"_f{index}"] = call if wrap is None else wrap(call, impl.plugin_name, name)
+    plain = [impl for impl in impls if not impl.wrapper]
+    shape = (
+        name,
+        argnames,
+        firstresult,
+        tuple(_call_shape(impl, argnames) for impl in wrappers),
+        tuple(_call_shape(impl, argnames) for impl in plain),
+    )
+    for index, impl in enumerate(wrappers):
+        namespace[f"_w{index}"] = impl.function
+    for index, impl in enumerate(plain):
+        call = impl.function
+        namespace[f"_f{index}"] = call if wrap is None else wrap(call, impl.plugin_name, name)
     exec(_code(shape), namespace)
     function: Callable[..., Any] = namespace[name]
     return function
 
 
+def _call_shape(impl: pluggy.HookImpl, argnames: tuple[str, ...]) -> tuple[str, ...]:
+    """The argument list of one call: its positional parameters, then, as pluggy ≥ 1.7
+    passes them, each parameter with a default that the hook provides, by keyword."""
+    keywords = tuple(f"{arg}={arg}" for arg in impl.kwargnames if arg in argnames)
+    return (*impl.argnames, *keywords)
+
+
 @lru_cache(maxsize=1024)
 def _code(shape: tuple[Any, ...]) -> CodeType:
     """The compiled module that defines the caller of one hook shape."""
-    if shape[0] == "pluggy":
-        _, name, argnames = shape
-        keywords = ", ".join(f"{arg}={arg}" for arg in argnames)
-        body = [f"return _hook({keywords})"]
-        inner: list[str] = []
+    name, argnames, firstresult, wrappers, plain = shape
+    collect = bool(wrappers) and not firstresult  # pluggy hands wrappers a list
+    calls = _plain_calls(plain, firstresult, collect)
+    if wrappers:
+        inner = [f"def _inner({', '.join(argnames)}):", *_indent(calls)]
+        setup = [f"_t.append(_enter(_w{i}({', '.join(args)})))" for i, args in enumerate(wrappers)]
+        body = [
+            "_t = []",
+            "try:",
+            *_indent(setup),
+            f"    _res = _inner({', '.join(argnames)})",
+            "except BaseException as _x:",
+            "    return _unwind(_t, None, _x)",
+            "return _unwind(_t, _res, None)",
+        ]
     else:
-        _, name, argnames, firstresult, wrappers, plain = shape
-        collect = bool(wrappers) and not firstresult  # pluggy hands wrappers a list
-        calls = _plain_calls(plain, firstresult, collect)
-        if wrappers:
-            inner = [f"def _inner({', '.join(argnames)}):", *_indent(calls)]
-            setup = [
-                f"_t.append(_enter(_w{i}({', '.join(args)})))" for i, args in enumerate(wrappers)
-            ]
-            body = [
-                "_t = []",
-                "try:",
-                *_indent(setup),
-                f"    _res = _inner({', '.join(argnames)})",
-                "except BaseException as _x:",
-                "    return _unwind(_t, None, _x)",
-                "return _unwind(_t, _res, None)",
-            ]
-        else:
-            inner, body = [], calls
+        inner, body = [], calls
     source = "\n".join(
         [
             *inner,

@@ -2,7 +2,11 @@
 
 Each method is a step of the meta-algorithm that a subclass may override (and call with
 ``super()``): ``split_batch`` → ``forward`` → ``compute_losses`` / ``compute_metrics`` →
-``compute_step``.
+``compute_step``. Which of them a class overrides is checked once, when the class is made
+(``default_steps``), as TorchTNT finds a hook's overriders once: while none is, the
+training stage runs their work as one flat function for plain ``(inputs, targets)``
+batches (:meth:`unitrain.tasks.train.TrainStages.run_forward`), a handful of Python calls
+fewer per step with the same result. Assigning one of them on an instance counts too.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from unitrain.errors import ConfigError, StageError
 
 __all__ = [
     "REWEIGHT",
+    "STEPS",
     "OptimizerFactory",
     "TaskBase",
     "batch_size_of",
@@ -32,11 +37,25 @@ __all__ = [
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 LossFn = Callable[..., torch.Tensor]
 
+STEPS = ("compute_step", "split_batch", "forward", "compute_losses", "compute_metrics")
+"""The overridable steps of one batch's computation."""
+
 
 class TaskBase:
     """The model and what is computed from it; a plugin named ``task`` in the trainer."""
 
     unitrain_defaults: ClassVar[bool] = True  # its stages answer only when no plugin does
+    default_steps: ClassVar[bool] = True
+    """Whether this class (and instance) runs :class:`TaskBase`'s own :data:`STEPS`."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.default_steps = all(getattr(cls, n) is getattr(TaskBase, n) for n in STEPS)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in STEPS:  # task.forward = ...: this instance no longer runs the defaults
+            object.__setattr__(self, "default_steps", False)
+        object.__setattr__(self, name, value)
 
     def __init__(
         self,
@@ -149,7 +168,9 @@ def loss_weight(loss: LossFn) -> float:
     value: Any = getattr(loss, "__dict__", {}).get(REWEIGHT)
     if value is None:
         value = getattr(type(loss), REWEIGHT, 1.0)
-        if is_descriptor(value):  # a property computing the weight: ask the loss itself
+        if type(value) is not float and is_descriptor(
+            value
+        ):  # a property computing the weight: ask the loss itself
             value = getattr(loss, REWEIGHT)
     return float(value)
 
