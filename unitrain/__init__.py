@@ -15,7 +15,6 @@ from unitrain.core import (
     StashKey,
     State,
     StepResult,
-    Trainer,
     accuracy,
 )
 from unitrain.errors import (
@@ -34,6 +33,7 @@ from unitrain.errors import (
 )
 from unitrain.hooks import Hooks, PluginManager, hookimpl, not_a_hook
 from unitrain.tasks import Task
+from unitrain.trainer import Trainer
 
 try:
     __version__ = _metadata.version("unitrain")

@@ -10,9 +10,9 @@ import torch
 from rich.console import Console
 
 from unitrain.config import RunConfig, load_target
-from unitrain.core.engine import Trainer
 from unitrain.errors import ConfigError
 from unitrain.hooks.entrypoints import LoadedPlugin, Selection, load_plugins, register_plugins
+from unitrain.trainer import Trainer
 
 __all__ = ["RunData", "build_trainer", "load_data", "load_enabled_plugins"]
 

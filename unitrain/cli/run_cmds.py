@@ -21,7 +21,6 @@ from unitrain.cli.build import (
 )
 from unitrain.cli.info_cmds import stdout_console
 from unitrain.config import RunConfig, dump_toml, load_run_config
-from unitrain.core.engine import Trainer
 from unitrain.core.state import State
 from unitrain.errors import ConfigError
 from unitrain.log import get_logger
@@ -29,6 +28,7 @@ from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.run_store import RUN_DIR, RunStore
 from unitrain.report.lr_log import LearningRateLog
 from unitrain.runs.checkpoint import load_checkpoint, newest_valid
+from unitrain.trainer import Trainer
 
 __all__ = ["cmd_eval", "cmd_fit", "cmd_predict"]
 

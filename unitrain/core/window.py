@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from unitrain.core.schedule import step_schedulers
+
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine
     from unitrain.core.state import State
 
 __all__ = ["enter_window", "scale_gradients", "step_optimizers", "step_partial_window"]
@@ -32,25 +34,28 @@ def enter_window(state: State, accumulation: int) -> None:
     state.ends_window = state.batch_idx - start + 1 == window
 
 
-def step_optimizers(trainer: Trainer) -> None:
-    """Step every optimizer between its two events, clear its gradients, count the step."""
-    state, hooks = trainer.state, trainer.hooks
+def step_optimizers(engine: Engine) -> None:
+    """Step every optimizer between its two events, clear its gradients, count the step,
+    step the schedulers of interval ``"step"``."""
+    state, hooks = engine.state, engine.hooks
     for index, optimizer in enumerate(state.optimizers):
         hooks.on_before_optimizer_step(state, optimizer, index)
         hooks.run_optimizer_step(state, optimizer, index)
         hooks.on_after_optimizer_step(state, optimizer, index)
         optimizer.zero_grad(set_to_none=True)
     state.global_step += 1
+    if state.schedulers:
+        step_schedulers(state, "step")
 
 
-def step_partial_window(trainer: Trainer, taken: int) -> None:
+def step_partial_window(engine: Engine, taken: int) -> None:
     """Step the last window of an epoch of unknown length, which ran short.
 
     Its gradients were divided by the full window size; rescale them to the mean over the
     micro-steps actually taken, as a window of known length would have.
     """
-    scale_gradients(trainer.state, trainer.config.accumulation / taken)
-    step_optimizers(trainer)
+    scale_gradients(engine.state, engine.config.accumulation / taken)
+    step_optimizers(engine)
 
 
 def scale_gradients(state: State, factor: float) -> None:

@@ -3,7 +3,9 @@ model, gradients are not synchronised inside an accumulation window, and stop re
 SIGTERM are agreed across ranks.
 
 It is registered as ``"distributed"`` on every rank by the trainer when more than one
-process takes part; single-process runs never see it (and pay nothing).
+process takes part; single-process runs never see it (and pay nothing): they have the
+:class:`WorldSizeGuard` under that name, which refuses a checkpoint of another world size
+before anything of it is loaded (``on_load_checkpoint_start``).
 """
 
 from __future__ import annotations
@@ -17,20 +19,34 @@ from torch import nn
 from unitrain.core.result import StepResult
 from unitrain.core.state import State
 from unitrain.distributed.agreement import SigtermFlag, agree_on_stop
-from unitrain.distributed.checkpoint import WorldSizeCheck
+from unitrain.distributed.checkpoint import WorldSizeCheck, check_world_size
 from unitrain.distributed.strategy import Strategy
 from unitrain.hooks.markers import hookimpl
 from unitrain.runs.rng import capture_rng, restore_rng
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine
 
-__all__ = ["DistributedPlugin", "full_state_dict"]
+__all__ = ["DistributedPlugin", "WorldSizeGuard", "full_state_dict"]
 
 LAST = 1_000_000  # after every other implementation: agree on what they all requested
 
 
-class DistributedPlugin(WorldSizeCheck):
+class WorldSizeGuard(WorldSizeCheck):
+    """:class:`WorldSizeCheck` that also refuses a checkpoint of another world size before
+    the engine loads any of it."""
+
+    def on_load_checkpoint_start(self, state: State, checkpoint: dict[str, Any]) -> None:
+        # the "distributed" plugin's entry, or else (that plugin's state was dropped) the
+        # engine's own checkpoint["world_size"]: the one rule is to refuse
+        saved = checkpoint.get("plugins", {}).get("distributed")
+        if isinstance(saved, dict) and "world_size" in saved:
+            check_world_size(int(saved["world_size"]), state.world_size)
+        elif checkpoint.get("world_size") is not None:
+            check_world_size(int(checkpoint["world_size"]), state.world_size)
+
+
+class DistributedPlugin(WorldSizeGuard):
     """Runs on every rank; see the module docstring."""
 
     order = LAST
@@ -162,7 +178,7 @@ class DistributedPlugin(WorldSizeCheck):
             checkpoint["rank_data_orders"] = gathered
 
 
-def full_state_dict(trainer: Trainer) -> dict[str, Any]:
+def full_state_dict(trainer: Engine) -> dict[str, Any]:
     """``trainer.state_dict()`` with every rank's random state; call it on every rank.
 
     A checkpoint writer that saves from rank 0 only calls this on all ranks and writes the

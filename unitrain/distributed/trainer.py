@@ -26,19 +26,18 @@ import torch.distributed as dist
 
 from unitrain.core.data import Loader
 from unitrain.core.state import State
-from unitrain.distributed.checkpoint import WorldSizeCheck, check_world_size
 from unitrain.distributed.devices import DeviceSpec, parse_devices
 from unitrain.distributed.env import DistEnv, detect_env
 from unitrain.distributed.group import ensure_process_group
 from unitrain.distributed.launcher import launch
-from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
+from unitrain.distributed.plugin import DistributedPlugin, WorldSizeGuard, full_state_dict
 from unitrain.distributed.sampling import shard_loader
 from unitrain.distributed.strategy import Strategy, make_strategy
 from unitrain.errors import ConfigError
 from unitrain.runs.trainer_state import ALL_RANKS_STATE_DICT
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine
 
 __all__ = ["Distributed"]
 
@@ -48,6 +47,8 @@ class Distributed:
 
     Made first thing in ``Trainer.__init__`` (so that ranks from SLURM are in the
     environment before the trainer reads them), then :meth:`setup` once the plugins are in.
+    ``factory`` is the trainer class each spawned rank builds from ``recipe`` (its
+    arguments).
     """
 
     def __init__(
@@ -55,14 +56,14 @@ class Distributed:
         devices: str | int | DeviceSpec | None,
         strategy: str | Strategy | None,
         recipe: dict[str, Any],
+        factory: Callable[..., Engine],
     ) -> None:
         self.env: DistEnv = detect_env()
         _export_ranks(self.env)
         self.spec = None if devices is None else parse_devices(devices)
         self.strategy = make_strategy(strategy)
-        from unitrain.core.engine import Trainer
-
-        accepted = set(inspect.signature(Trainer.__init__).parameters) - {"self"}
+        self.factory = factory
+        accepted = set(inspect.signature(factory).parameters)
         self.recipe = {key: value for key, value in recipe.items() if key in accepted}
         self.added: list[tuple[object, str | None, int | None, Any]] = []
         self.spawns = (
@@ -79,11 +80,11 @@ class Distributed:
         """True in a process that is one rank of several."""
         return self.env.is_distributed
 
-    def setup(self, trainer: Trainer) -> None:
+    def setup(self, trainer: Engine) -> None:
         """Join the group, place and wrap the model, register the plugins (see the module)."""
         state = trainer.state
         if not self.active:
-            trainer.plugins.register(WorldSizeCheck(state), name="distributed")
+            trainer.plugins.register(WorldSizeGuard(state), name="distributed")
             if self.spec is not None:
                 self.spec.check_available()
                 state.device = self.spec.device_for(0)  # one device; or where predict runs
@@ -108,7 +109,7 @@ class Distributed:
             return loader
         return shard_loader(loader, train, self.env.rank, self.env.world_size, self.strategy.seed)
 
-    def spawn_fit(self, trainer: Trainer, *args: Any, **kwargs: Any) -> State:
+    def spawn_fit(self, trainer: Engine, *args: Any, **kwargs: Any) -> State:
         """Run ``fit`` in one process per device; this trainer then holds rank 0's result."""
         payload = self._spawn("fit", args, kwargs)[0]
         # this process was no rank of the run: the world-size entries do not apply here
@@ -132,6 +133,7 @@ class Distributed:
         return launch(
             _run_rank,
             self.spec,
+            self.factory,
             self.recipe,
             self.added,
             method,
@@ -141,7 +143,7 @@ class Distributed:
         )
 
     def agree_on_resume(
-        self, trainer: Trainer, resume: str | os.PathLike[str] | None
+        self, trainer: Engine, resume: str | os.PathLike[str] | None
     ) -> str | os.PathLike[str] | None:
         """Every rank resumes from the checkpoint rank 0 finds (``None``: start afresh).
 
@@ -160,19 +162,7 @@ class Distributed:
         dist.broadcast_object_list(found, src=0)
         return found[0]
 
-    def check_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse a checkpoint written by another number of processes, before loading any of it.
-
-        The size is the ``"distributed"`` plugin's entry, or else (that plugin's state was
-        dropped) the engine's own ``checkpoint["world_size"]``: the one rule is to refuse.
-        """
-        saved = checkpoint.get("plugins", {}).get("distributed")
-        if isinstance(saved, dict) and "world_size" in saved:
-            check_world_size(int(saved["world_size"]), self.env.world_size)
-        elif checkpoint.get("world_size") is not None:
-            check_world_size(int(checkpoint["world_size"]), self.env.world_size)
-
-    def _rank_device(self, trainer: Trainer) -> torch.device:
+    def _rank_device(self, trainer: Engine) -> torch.device:
         local = self.env.local_rank
         spec = self.spec
         if spec is None and "UNITRAIN_DEVICES" in os.environ:  # a rank of launch(fn, devices)
@@ -211,6 +201,7 @@ def _export_ranks(env: DistEnv) -> None:
 
 
 def _run_rank(
+    factory: Callable[..., Engine],
     recipe: dict[str, Any],
     added: list[tuple[Any, ...]],
     method: str,
@@ -218,9 +209,7 @@ def _run_rank(
     kwargs: dict[str, Any],
 ) -> Any:
     """One rank of a device-string run: the same trainer, built here, runs ``method``."""
-    from unitrain.core.engine import Trainer
-
-    trainer = Trainer(**recipe)
+    trainer = factory(**recipe)
     for plugin, name, order, ranks in added:
         trainer.add_plugin(plugin, name, order=order, ranks=ranks)
     run: Callable[..., Any] = getattr(trainer, method)

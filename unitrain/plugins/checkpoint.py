@@ -217,7 +217,7 @@ class Checkpoint:
         started, self._started = self._started, False
         if isinstance(error, Preempted) or not self.save_on_exception or not started:
             return
-        if self._clean and state.stage in ("fit", "eval") and state.optimizers and self._writer:
+        if self._clean and state.phase in ("fit", "eval") and state.optimizers and self._writer:
             self.save(state, "exception")
         elif self.last_saved is not None:
             error.add_note(f"unitrain: the last committed checkpoint is {self.last_saved}")

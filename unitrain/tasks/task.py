@@ -18,7 +18,5 @@ class Task(TrainStages, EvalStages, PredictStages):
     minibatch and ``losses`` / ``metrics`` read it. Override any stage (``run_forward``,
     ``run_backward``, ``run_eval_step`` ...) or any step of it (``split_batch``,
     ``forward``, ``compute_losses`` ...) in a subclass, calling ``super()`` as you like;
-    every plugin's events still fire around it. (While none of the training steps is
-    overridden, a fit runs them inlined, in :mod:`unitrain.tasks.fast_step`: same events,
-    same results, fewer Python calls.)
+    every plugin's events still fire around it.
     """

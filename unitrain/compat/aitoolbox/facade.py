@@ -16,8 +16,8 @@ import torch
 from unitrain.errors import StateError
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
     from unitrain.core.state import State
+    from unitrain.trainer import Trainer
 
 __all__ = ["EARLY_STOP_REASON", "EngineView"]
 

@@ -35,7 +35,7 @@ class CallbacksHandler:
         before = len(loop.callbacks)
         loop.register_callbacks(callbacks)
         trainer = loop.trainer
-        if trainer is not None and trainer.state.stage != "idle":
+        if trainer is not None and trainer.state.phase != "idle":
             for callback in loop.callbacks[before:]:
                 trainer.add_plugin(make_plugin(callback, loop))
         if print_callbacks:
