@@ -2,7 +2,7 @@
 
 It knows nothing of its extensions. Exact resume, checkpoint extras and distributed training
 reach the loop only through hooks of :mod:`unitrain.hooks.specs` (``make_epoch_batches``,
-``on_train_batches_end``, ``on_save_checkpoint_start``, ``on_load_checkpoint_start`` ...);
+``on_train_batches_end``, ``on_before_save_checkpoint``, ``on_before_load_checkpoint`` ...);
 :class:`unitrain.Trainer` (:mod:`unitrain.trainer`) is this engine with those plugins
 registered and ``devices=`` / ``strategy=`` / ``resume=`` wired in.
 """
@@ -188,13 +188,13 @@ class Engine:
     def state_dict(self) -> dict[str, Any]:
         """Model, optimizers, schedulers, loop position and what the plugins add.
 
-        ``on_save_checkpoint_start`` fires first, with the empty dict (random states are
+        ``on_before_save_checkpoint`` fires first, with the empty dict (random states are
         captured there, before any ``state_dict`` call may draw random numbers), then the
         engine puts its entries in, then ``on_save_checkpoint`` fires."""
         state = self.state
         assert state.model is not None
         checkpoint: dict[str, Any] = {"plugins": {}}
-        self.hooks.on_save_checkpoint_start(state, checkpoint)
+        self.hooks.on_before_save_checkpoint(state, checkpoint)
         checkpoint.update(
             {
                 "model": state.model.state_dict(),
@@ -214,11 +214,11 @@ class Engine:
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` produced (optimizers are made first if needed).
 
-        ``on_load_checkpoint_start`` fires before anything is loaded (a plugin refuses a
+        ``on_before_load_checkpoint`` fires before anything is loaded (a plugin refuses a
         checkpoint there), ``on_load_checkpoint`` after the engine's entries are back."""
         state = self.state
         assert state.model is not None
-        self.hooks.on_load_checkpoint_start(state, checkpoint)
+        self.hooks.on_before_load_checkpoint(state, checkpoint)
         state.model.load_state_dict(checkpoint["model"])
         state.model.to(state.device)
         self.make_optimizers()

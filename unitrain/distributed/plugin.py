@@ -5,7 +5,7 @@ SIGTERM are agreed across ranks.
 It is registered as ``"distributed"`` on every rank by the trainer when more than one
 process takes part; single-process runs never see it (and pay nothing): they have the
 :class:`WorldSizeGuard` under that name, which refuses a checkpoint of another world size
-before anything of it is loaded (``on_load_checkpoint_start``).
+before anything of it is loaded (``on_before_load_checkpoint``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class WorldSizeGuard(WorldSizeCheck):
     """:class:`WorldSizeCheck` that also refuses a checkpoint of another world size before
     the engine loads any of it."""
 
-    def on_load_checkpoint_start(self, state: State, checkpoint: dict[str, Any]) -> None:
+    def on_before_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
         # the "distributed" plugin's entry, or else (that plugin's state was dropped) the
         # engine's own checkpoint["world_size"]: the one rule is to refuse
         saved = checkpoint.get("plugins", {}).get("distributed")

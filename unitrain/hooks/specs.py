@@ -5,12 +5,18 @@ written in. Nothing fires that is not declared here.
 
 Two kinds of hook:
 
-- **Events** (``on_<scope>_<start|end>`` and a few ``on_after_*`` / ``on_before_*``): broadcast
-  to every implementation in the one order, return nothing.
+- **Events**: broadcast to every implementation in the one order, return nothing. A scope
+  (fit, epoch, train_step, eval, eval_step, predict, predict_step) opens with
+  ``on_<scope>_start`` and closes with ``on_<scope>_end``; ``on_train_batches_end`` closes
+  the epoch's batches (the stage ``make_epoch_batches`` opens them). One action is framed by
+  ``on_before_<action>`` / ``on_after_<action>`` (the optimizer step, the backward pass) or
+  by ``on_before_<action>`` / ``on_<action>`` (saving and loading a checkpoint);
+  ``on_exception`` and ``on_bus_bundles`` stand alone.
 - **Stages** (``run_<step>``, ``make_<thing>``): ``firstresult`` hooks, the replaceable steps of
-  the meta-algorithm. The task supplies the default implementation (registered *last*); any
-  plugin may replace it by returning a non-``None`` result, and a ``wrapper=True``
-  implementation may put context (autocast, ``no_grad``, timers) around it.
+  the meta-algorithm. The task supplies the default implementation (registered *last*;
+  ``make_epoch_batches`` has none: without an answer the loop draws the batches as they
+  are); any plugin may replace it by returning a non-``None`` result, and a
+  ``wrapper=True`` implementation may put context (autocast, ``no_grad``, timers) around it.
 
 The one order, for every hook and every style: wrappers outermost, then ascending integer
 ``order`` (default 0), ties in registration order; ``tryfirst`` / ``trylast`` move an
@@ -338,15 +344,18 @@ class Hooks:
     # ------------------------------------------------------------------ checkpoints
 
     @hookspec
-    def on_save_checkpoint_start(self, state: State, checkpoint: dict[str, Any]) -> None:
-        """A checkpoint is about to be assembled (``Trainer.state_dict``).
+    def on_before_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint is about to be assembled (``Trainer.state_dict``); ``on_save_checkpoint``
+        follows once it is.
 
         Fires first, before any ``state_dict`` of the model, optimizers or plugins is taken
         (those may draw random numbers): the place to capture random states. ``checkpoint``
         holds only ``{"plugins": {}}``; the engine adds ``model``, ``optimizers``,
-        ``schedulers`` and ``position`` after this hook. A plugin adds its own top-level
-        keys or ``checkpoint["plugins"][name]``, only plain data and tensors. Returns
-        nothing. Wrappers: not useful.
+        ``schedulers`` and ``position`` after this hook. Exact resume adds its top-level
+        entries here (``data_order``, ``grads``, ``scaler``, ``config``, ``world_size``,
+        ``plugins``: see :mod:`unitrain.runs.trainer_state`); other plugins add only
+        ``checkpoint["plugins"][name]``, plain data and tensors. Returns nothing. Wrappers:
+        not useful.
         """
 
     @hookspec
@@ -360,8 +369,9 @@ class Hooks:
         """
 
     @hookspec
-    def on_load_checkpoint_start(self, state: State, checkpoint: dict[str, Any]) -> None:
-        """A checkpoint is about to be loaded (``Trainer.load_state_dict``).
+    def on_before_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint is about to be loaded (``Trainer.load_state_dict``);
+        ``on_load_checkpoint`` follows once it is.
 
         Fires before the engine restores anything from ``checkpoint``: a plugin that finds
         it unusable here (written by another number of processes, other settings) raises a

@@ -3,7 +3,7 @@
 
 Its hooks: ``make_epoch_batches`` (a wrapper: the epoch's data order is snapshot, or
 restored and replayed on resume, see :mod:`unitrain.runs.replay`), ``on_train_batches_end``
-(where an epoch was cut), ``on_save_checkpoint_start`` (:func:`capture_extras` **first**:
+(where an epoch was cut), ``on_before_save_checkpoint`` (:func:`capture_extras` **first**:
 RNG snapshots are taken before any other object serialises itself, since that may draw
 random numbers) and ``on_load_checkpoint`` (``tryfirst``: :func:`restore_extras`, before the
 other plugins hear of the checkpoint). The extras:
@@ -14,7 +14,7 @@ other plugins hear of the checkpoint). The extras:
 - ``scaler``: ``state.grad_scaler.state_dict()`` when mixed precision uses one;
 - ``config``: the trainer's settings;
 - ``world_size``: how many processes wrote it (a resume with another number is refused
-  before anything is loaded, in ``on_load_checkpoint_start``: see
+  before anything is loaded, in ``on_before_load_checkpoint``: see
   :class:`unitrain.distributed.plugin.WorldSizeGuard`);
 - ``rank_data_orders``: only in a checkpoint of every rank
   (:func:`unitrain.distributed.full_state_dict`): each rank's ``data_order``, by rank; on
@@ -91,7 +91,7 @@ class ExactResume:
     def on_train_batches_end(self, state: State, exhausted: bool) -> None:
         self.replay.end_batches(exhausted)  # an epoch cut short here is resumed from here
 
-    def on_save_checkpoint_start(self, state: State, checkpoint: dict[str, Any]) -> None:
+    def on_before_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
         checkpoint.update(capture_extras(self.engine, self.replay))
         checkpoint.setdefault("plugins", {}).update(plugin_states(self.engine))
 
@@ -168,7 +168,7 @@ def restore_extras(trainer: Engine, replay: Replay, checkpoint: dict[str, Any]) 
             UnitrainWarning,
             stacklevel=3,
         )
-    # the world size was checked before anything was loaded (on_load_checkpoint_start); a
+    # the world size was checked before anything was loaded (on_before_load_checkpoint); a
     # checkpoint of every rank holds each rank's data order: this rank takes its own
     data_order = checkpoint.get("data_order")
     per_rank = checkpoint.get("rank_data_orders")
