@@ -176,11 +176,17 @@ _MODULE_TRAIN = nn.Module.train
 
 
 def _mark_last(batches: Iterable[Any], state: State) -> Iterator[Any]:
-    """Yield ``batches`` one ahead, so that before the last one ``state.epoch_length`` is set
-    (a loader without ``len()`` then has a known last accumulation window)."""
+    """Yield ``batches`` one ahead, so that before the last one ``state.epoch_length`` is set:
+    a loader without ``len()``, or whose ``len()`` is wrong, then has a known last
+    accumulation window, which steps inside its last micro-step. A ``len()`` that proves too
+    small (more batches follow the one it called last) becomes unknown (``None``) until the
+    last batch, so the windows keep their full size."""
     iterator = iter(batches)
     for current in iterator:
         for following in iterator:
+            length = state.epoch_length
+            if length is not None and state.batch_idx + 1 >= length:
+                state.epoch_length = None  # len() said fewer batches than there are
             yield current
             current = following
         state.epoch_length = state.batch_idx + 1
