@@ -105,7 +105,7 @@ BUILTINS = builtin_classes()
 
 def test_the_builtins_are_found() -> None:
     names = {cls.__name__ for cls in BUILTINS}
-    expected = {"Task", "TrainStages", "EvalStages", "LRScheduler", "ExactResume", "WorldSizeGuard"}
+    expected = {"Task", "TrainStages", "EvalStages", "LRScheduler", "ExactResume", "WorldSizeCheck"}
     assert expected <= names
 
 

@@ -13,6 +13,7 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
         unless a stop "now" was asked for in on_epoch_start:
           for batch in batches (under accumulation: drawn one ahead, so the last batch of
                                 the epoch is known and its short window steps inside it):
+            the epoch's first batch: check its form (a clear error naming the loader)
             on_train_step_start(batch)          # state.accumulation_window, ends_window
             batch = run_prepare_batch(batch)
             result = run_forward(batch)
@@ -102,7 +103,10 @@ def epoch_loop(engine: Engine, train: Loader, evals: dict[str, Loader]) -> None:
         )
     if not state.ends_window:
         if state.stop_requested != "now":  # the last batch always ends its window
-            raise StateError(f"{train.name}: epoch {state.epoch} ended inside a window")
+            raise StateError(
+                f"{train.name}: epoch {state.epoch} ended inside an accumulation window "
+                "although its last batch was known; this is a bug in unitrain, please report it"
+            )
         # stopped inside a window: drop it, or a later fit adds it
         for optimizer in state.optimizers:
             optimizer.zero_grad(set_to_none=True)

@@ -4,8 +4,9 @@ SIGTERM are agreed across ranks.
 
 It is registered as ``"distributed"`` on every rank by the trainer when more than one
 process takes part; single-process runs never see it (and pay nothing): they have the
-:class:`WorldSizeGuard` under that name, which refuses a checkpoint of another world size
-before anything of it is loaded (``on_before_load_checkpoint``).
+:class:`~unitrain.distributed.checkpoint.WorldSizeCheck` under that name, which refuses a
+checkpoint of another world size before anything of it is loaded
+(``on_before_load_checkpoint``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import nn
 from unitrain.core.result import StepResult
 from unitrain.core.state import State
 from unitrain.distributed.agreement import SigtermFlag, agree_on_stop
-from unitrain.distributed.checkpoint import WorldSizeCheck, check_world_size
+from unitrain.distributed.checkpoint import WorldSizeCheck
 from unitrain.distributed.strategy import Strategy
 from unitrain.hooks.markers import hookimpl
 from unitrain.runs.rng import capture_rng, restore_rng
@@ -27,26 +28,12 @@ from unitrain.runs.rng import capture_rng, restore_rng
 if TYPE_CHECKING:
     from unitrain.core.engine import Engine
 
-__all__ = ["DistributedPlugin", "WorldSizeGuard", "full_state_dict"]
+__all__ = ["DistributedPlugin", "full_state_dict"]
 
 LAST = 1_000_000  # after every other implementation: agree on what they all requested
 
 
-class WorldSizeGuard(WorldSizeCheck):
-    """:class:`WorldSizeCheck` that also refuses a checkpoint of another world size before
-    the engine loads any of it."""
-
-    def on_before_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
-        # the "distributed" plugin's entry, or else (that plugin's state was dropped) the
-        # engine's own checkpoint["world_size"]: the one rule is to refuse
-        saved = checkpoint.get("plugins", {}).get("distributed")
-        if isinstance(saved, dict) and "world_size" in saved:
-            check_world_size(int(saved["world_size"]), state.world_size)
-        elif checkpoint.get("world_size") is not None:
-            check_world_size(int(checkpoint["world_size"]), state.world_size)
-
-
-class DistributedPlugin(WorldSizeGuard):
+class DistributedPlugin(WorldSizeCheck):
     """Runs on every rank; see the module docstring."""
 
     order = LAST

@@ -26,11 +26,12 @@ import torch.distributed as dist
 
 from unitrain.core.data import Loader
 from unitrain.core.state import State
+from unitrain.distributed.checkpoint import WorldSizeCheck
 from unitrain.distributed.devices import DeviceSpec, parse_devices
 from unitrain.distributed.env import DistEnv, detect_env
 from unitrain.distributed.group import ensure_process_group
 from unitrain.distributed.launcher import launch
-from unitrain.distributed.plugin import DistributedPlugin, WorldSizeGuard, full_state_dict
+from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
 from unitrain.distributed.sampling import shard_loader
 from unitrain.distributed.strategy import Strategy, make_strategy
 from unitrain.errors import ConfigError
@@ -84,7 +85,7 @@ class Distributed:
         """Join the group, place and wrap the model, register the plugins (see the module)."""
         state = trainer.state
         if not self.active:
-            trainer.plugins.register(WorldSizeGuard(state), name="distributed")
+            trainer.plugins.register(WorldSizeCheck(state), name="distributed")
             if self.spec is not None:
                 self.spec.check_available()
                 state.device = self.spec.device_for(0)  # one device; or where predict runs

@@ -15,7 +15,7 @@ other plugins hear of the checkpoint). The extras:
 - ``config``: the trainer's settings;
 - ``world_size``: how many processes wrote it (a resume with another number is refused
   before anything is loaded, in ``on_before_load_checkpoint``: see
-  :class:`unitrain.distributed.plugin.WorldSizeGuard`);
+  :class:`unitrain.distributed.checkpoint.WorldSizeCheck`);
 - ``rank_data_orders``: only in a checkpoint of every rank
   (:func:`unitrain.distributed.full_state_dict`): each rank's ``data_order``, by rank; on
   resume each rank takes its own (its own random streams and sampler position);
