@@ -56,13 +56,13 @@ from unitrain.core.window import enter_window, step_optimizers
 from unitrain.errors import ConfigError, StageError, StateError
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Engine
+    from unitrain.core.running import Running
     from unitrain.core.state import State
 
 __all__ = ["enter_train_mode", "epoch_loop", "fit_loop", "train_step"]
 
 
-def fit_loop(engine: Engine, train: Loader, evals: dict[str, Loader]) -> None:
+def fit_loop(engine: Running, train: Loader, evals: dict[str, Loader]) -> None:
     """Train until the configured length is reached or a plugin asks to stop."""
     state, hooks = engine.state, engine.hooks
     state.phase = "fit"
@@ -74,7 +74,7 @@ def fit_loop(engine: Engine, train: Loader, evals: dict[str, Loader]) -> None:
     hooks.on_fit_end(state)
 
 
-def epoch_loop(engine: Engine, train: Loader, evals: dict[str, Loader]) -> None:
+def epoch_loop(engine: Running, train: Loader, evals: dict[str, Loader]) -> None:
     """One training epoch, its scheduled evaluation, and its closing event."""
     state, hooks, config = engine.state, engine.hooks, engine.config
     limit, accumulation = config.limit_train_batches, config.accumulation
@@ -93,7 +93,8 @@ def epoch_loop(engine: Engine, train: Loader, evals: dict[str, Loader]) -> None:
     hooks.on_epoch_start(state)
     assert state.model is not None
     enter_train_mode(state.model)
-    exhausted = _train_batches(engine, train, steps, evals)
+    # a stop "now" asked in on_epoch_start: no step runs at all
+    exhausted = state.stop_requested != "now" and _train_batches(engine, train, steps, evals)
     hooks.on_train_batches_end(state, exhausted)
     if state.batch_idx == 0 and state.stop_requested != "now":  # else: no end, no progress
         raise ConfigError(
@@ -115,29 +116,28 @@ def epoch_loop(engine: Engine, train: Loader, evals: dict[str, Loader]) -> None:
         for split, loader in evals.items():
             evaluation_pass(engine, split, loader)
     if state.schedulers:
-        step_schedulers(state, "epoch")
+        step_schedulers(state.schedulers, "epoch", state.epoch + 1, state.eval_metrics)
     hooks.on_epoch_end(state)
     state.epoch += 1
 
 
 def _train_batches(
-    engine: Engine, train: Loader, steps: Iterable[Any], evals: dict[str, Loader]
+    engine: Running, train: Loader, steps: Iterable[Any], evals: dict[str, Loader]
 ) -> bool:
     """Run a step per batch; ``True`` when the batches ran out (not cut by a stop)."""
-    state = engine.state
-    if _stopping_now(state):  # asked in on_epoch_start: no step runs at all
-        return False
-    max_steps = engine.config.max_steps
+    state, max_steps = engine.state, engine.config.max_steps
     for drawn, batch in enumerate(steps):
         if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
             check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
         train_step(engine, batch, evals)
-        if _stopping_now(state) or (max_steps is not None and state.global_step >= max_steps):
+        if state.stop_requested == "now" or (
+            max_steps is not None and state.global_step >= max_steps
+        ):
             return False
     return True
 
 
-def train_step(engine: Engine, batch: Any, evals: dict[str, Loader]) -> None:
+def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> None:
     """One micro-step: forward, backward, and the optimizer step when the window ends."""
     state, hooks, accumulation = engine.state, engine.hooks, engine.config.accumulation
     if accumulation > 1:
@@ -154,11 +154,6 @@ def train_step(engine: Engine, batch: Any, evals: dict[str, Loader]) -> None:
         step_optimizers(engine)
     hooks.on_train_step_end(state, batch, result)
     finish_train_step(engine, evals)
-
-
-def _stopping_now(state: State) -> bool:
-    # a function, not an inline test: plugins change the request during the calls between
-    return state.stop_requested == "now"
 
 
 def enter_train_mode(model: nn.Module) -> None:

@@ -26,12 +26,12 @@ from unitrain.core.result import StepResult, no_result
 from unitrain.errors import StageError
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Engine
+    from unitrain.core.running import Running
 
 __all__ = ["evaluation_pass", "finish_train_step", "prediction_pass"]
 
 
-def finish_train_step(engine: Engine, evals: dict[str, Loader]) -> None:
+def finish_train_step(engine: Running, evals: dict[str, Loader]) -> None:
     """After ``on_train_step_end``: the evaluations due at this optimizer step (every
     ``eval_every_steps``), then on to the next batch."""
     state = engine.state
@@ -42,7 +42,7 @@ def finish_train_step(engine: Engine, evals: dict[str, Loader]) -> None:
     state.batch_idx += 1
 
 
-def evaluation_pass(engine: Engine, split: str, loader: Loader) -> dict[str, float]:
+def evaluation_pass(engine: Running, split: str, loader: Loader) -> dict[str, float]:
     """One pass over ``loader``; returns (and stores in the state) the averaged metrics."""
     state, hooks = engine.state, engine.hooks
     assert state.model is not None
@@ -75,7 +75,7 @@ def evaluation_pass(engine: Engine, split: str, loader: Loader) -> dict[str, flo
     return metrics
 
 
-def prediction_pass(engine: Engine, loader: Loader) -> list[Any]:
+def prediction_pass(engine: Running, loader: Loader) -> list[Any]:
     """One prediction pass; returns what ``run_predict_step`` gave for each batch."""
     state, hooks = engine.state, engine.hooks
     assert state.model is not None

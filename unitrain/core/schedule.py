@@ -18,15 +18,13 @@ Each then steps when its count (``global_step`` or ``epoch + 1``) is a multiple 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 
 from unitrain.errors import ConfigError, StateError
-
-if TYPE_CHECKING:
-    from unitrain.core.state import State
 
 __all__ = ["Interval", "ScheduledLR", "as_scheduled", "step_schedulers"]
 
@@ -68,24 +66,30 @@ def as_scheduled(scheduler: object) -> ScheduledLR:
     return scheduler if isinstance(scheduler, ScheduledLR) else ScheduledLR(scheduler)
 
 
-def step_schedulers(state: State, interval: Interval) -> None:
-    """Step the schedulers of ``interval`` that are due now (see the module docstring)."""
-    count = state.global_step if interval == "step" else state.epoch + 1
-    for item in state.schedulers:
+def step_schedulers(
+    schedulers: Iterable[ScheduledLR],
+    interval: Interval,
+    count: int,
+    metrics: Mapping[str, Mapping[str, float]],
+) -> None:
+    """Step the schedulers of ``interval`` that are due at ``count`` (``state.global_step``
+    for ``"step"``, ``state.epoch + 1`` for ``"epoch"``); a monitoring one is given its
+    metric from ``metrics`` (``state.eval_metrics``)."""
+    for item in schedulers:
         if item.interval == interval and count % item.frequency == 0:
-            _step(item, state)
+            _step(item, metrics)
 
 
-def _step(item: ScheduledLR, state: State) -> None:
+def _step(item: ScheduledLR, metrics: Mapping[str, Mapping[str, float]]) -> None:
     if item.monitor is None:
         item.scheduler.step()
         return
-    metrics = state.eval_metrics.get(item.split)
-    if metrics is None or item.monitor not in metrics:
-        have = sorted(metrics) if metrics else f"no evaluation of split {item.split!r} yet"
+    split = metrics.get(item.split)
+    if split is None or item.monitor not in split:
+        have = sorted(split) if split else f"no evaluation of split {item.split!r} yet"
         raise StateError(
             f"scheduler monitors {item.monitor!r} of split {item.split!r}, which is not in "
             f"the evaluation metrics ({have}); pass eval_data={{{item.split!r}: loader}} to "
             "fit and evaluate at least as often as the scheduler steps"
         )
-    item.scheduler.step(metrics[item.monitor])
+    item.scheduler.step(split[item.monitor])

@@ -14,7 +14,7 @@ import torch
 from unitrain.core.schedule import step_schedulers
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Engine
+    from unitrain.core.running import Running
     from unitrain.core.state import State
 
 __all__ = ["enter_window", "scale_gradients", "step_optimizers", "step_partial_window"]
@@ -34,7 +34,7 @@ def enter_window(state: State, accumulation: int) -> None:
     state.ends_window = state.batch_idx - start + 1 == window
 
 
-def step_optimizers(engine: Engine) -> None:
+def step_optimizers(engine: Running) -> None:
     """Step every optimizer between its two events, clear its gradients, count the step,
     step the schedulers of interval ``"step"``."""
     state, hooks = engine.state, engine.hooks
@@ -45,10 +45,10 @@ def step_optimizers(engine: Engine) -> None:
         optimizer.zero_grad(set_to_none=True)
     state.global_step += 1
     if state.schedulers:
-        step_schedulers(state, "step")
+        step_schedulers(state.schedulers, "step", state.global_step, state.eval_metrics)
 
 
-def step_partial_window(engine: Engine, taken: int) -> None:
+def step_partial_window(engine: Running, taken: int) -> None:
     """Step the last window of an epoch of unknown length, which ran short.
 
     Its gradients were divided by the full window size; rescale them to the mean over the
