@@ -1,7 +1,8 @@
 """The package's layers, read from every module's imports (``ast``), bottom to top:
 
-    errors, log  →  hooks  →  core  →  tasks, runs, plugins, distributed, bus
-    →  trainer (the facade)  →  compat  →  cli, config, report, testing, datasets
+    errors, log, seeding  →  hooks  →  core  →  tasks, runs, plugins, distributed, bus
+    →  trainer (the facade)  →  compat
+    →  cli, config, report, testing, datasets, lr_finder, examples
 
 A module imports only from its own layer or below (its own layer without a cycle between
 top-level packages); ``core`` imports only ``hooks``, ``errors`` and ``log``, also under
@@ -23,13 +24,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "unitrain"
 
 LAYERS: list[set[str]] = [
-    {"errors", "log"},
+    {"errors", "log", "seeding"},
     {"hooks"},
     {"core"},
     {"tasks", "runs", "plugins", "distributed", "bus"},
     {"trainer"},
     {"compat"},
-    {"cli", "config", "report", "testing", "datasets"},
+    {"cli", "config", "report", "testing", "datasets", "lr_finder", "examples"},
     {"__init__", "__main__"},  # the package's face and the command line's entry
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

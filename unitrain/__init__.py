@@ -32,6 +32,8 @@ from unitrain.errors import (
     WorkerError,
 )
 from unitrain.hooks import Hooks, PluginManager, hookimpl, not_a_hook
+from unitrain.lr_finder import lr_find
+from unitrain.seeding import seed_everything
 from unitrain.tasks import Task
 from unitrain.trainer import Trainer
 
@@ -70,5 +72,7 @@ __all__ = [
     "WorkerError",
     "accuracy",
     "hookimpl",
+    "lr_find",
     "not_a_hook",
+    "seed_everything",
 ]

@@ -59,7 +59,9 @@ class Subscriber:
                     f"{subscription.subscriber!r}; make one subscription per subscriber"
                 )
             made.append(subscription)
-        self.subscriptions: list[Subscription] = made
+        # Kept under a private name so an adapter can give ``subscriptions`` another shape
+        # (ikkuna's is ``{kind: subscription}``) without breaking delivery.
+        self._subscription_list: list[Subscription] = made
         self.topic_kinds: dict[str, TopicType] = {}
         self._bundles: StepBundles | None = None
 
@@ -69,10 +71,15 @@ class Subscriber:
         return self.topic_kinds
 
     @property
+    def subscriptions(self) -> list[Subscription]:
+        """This subscriber's subscriptions, in the order they were made."""
+        return self._subscription_list
+
+    @property
     def kinds(self) -> tuple[str, ...]:
         """Every kind or topic this subscriber consumes, in subscription order."""
         seen: dict[str, None] = {}
-        for subscription in self.subscriptions:
+        for subscription in self._subscription_list:
             seen.update(dict.fromkeys(subscription.kinds))
         return tuple(seen)
 
@@ -88,7 +95,7 @@ class Subscriber:
         """Run every subscription on ``bundles``; called once per step by the bundles."""
         self._bundles = bundles
         try:
-            for subscription in self.subscriptions:
+            for subscription in self._subscription_list:
                 subscription.handle(bundles)
         finally:
             self._bundles = None

@@ -17,10 +17,12 @@ import torch
 
 from unitrain.core.config import TrainerConfig, make_config
 from unitrain.core.data import Loader, make_eval_loaders, make_loader
+from unitrain.core.keys import HOOK_TIMER
 from unitrain.core.loop import fit_loop
 from unitrain.core.passes import evaluation_pass, prediction_pass
 from unitrain.core.schedule import as_scheduled
 from unitrain.core.state import State
+from unitrain.core.window import clear_gradients, is_optimizer
 from unitrain.errors import ConfigError, StageError
 from unitrain.hooks.manager import PluginManager, RankRule, describe_position
 from unitrain.hooks.specs import Hooks
@@ -81,6 +83,7 @@ class Engine:
         self.task = task
         self.plugins = PluginManager(rank=rank, local_rank=local_rank)
         self.plugins.state = self.state
+        self.state.stash[HOOK_TIMER] = self.plugins.timer
         self.plugins.register(task, name="task")
         for plugin in plugins:
             self.plugins.register(plugin)
@@ -113,7 +116,7 @@ class Engine:
         self._enter(fit_loop, self, train, evals)
         return self.state
 
-    def evaluate(self, data: object, split: str = "test") -> dict[str, float]:
+    def evaluate(self, data: object, split: str = "eval") -> dict[str, float]:
         """One evaluation pass over ``data``; returns the averaged losses and metrics."""
         return self.evaluate_loader(make_loader(data, f"evaluate({split!r})", train=False), split)
 
@@ -147,12 +150,16 @@ class Engine:
                 "no plugin made an optimizer: pass optimizer= to unitrain.Task "
                 "(an optimizer or a function of the parameters), or implement make_optimizer"
             )
-        optimizers = (made,) if isinstance(made, torch.optim.Optimizer) else tuple(made)
-        if not optimizers or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers):
-            raise StageError(f"make_optimizer returned {made!r}; expected optimizer(s)")
+        many = not is_optimizer(made) and isinstance(made, Iterable)
+        optimizers: tuple[Any, ...] = tuple(made) if many else (made,)  # type: ignore[arg-type]
+        if not optimizers or not all(is_optimizer(o) for o in optimizers):
+            raise StageError(
+                f"make_optimizer returned {made!r}; expected optimizer(s): torch optimizers, "
+                "or objects with callable step() and zero_grad()"
+            )
         state.optimizers = optimizers
         for index, optimizer in enumerate(optimizers):
-            optimizer.zero_grad(set_to_none=True)
+            clear_gradients(optimizer)
             scheduler = self.hooks.make_scheduler(state, optimizer, index)
             if scheduler is not None:
                 state.schedulers.append(as_scheduled(scheduler))

@@ -52,7 +52,7 @@ from unitrain.core.data import Loader
 from unitrain.core.passes import evaluation_pass, finish_train_step
 from unitrain.core.result import no_result
 from unitrain.core.schedule import step_schedulers
-from unitrain.core.window import enter_window, step_optimizers
+from unitrain.core.window import clear_gradients, enter_window, step_optimizers
 from unitrain.errors import ConfigError, StageError, StateError
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def epoch_loop(engine: Running, train: Loader, evals: dict[str, Loader]) -> None
             )
         # stopped inside a window: drop it, or a later fit adds it
         for optimizer in state.optimizers:
-            optimizer.zero_grad(set_to_none=True)
+            clear_gradients(optimizer)
     every = config.eval_every_epochs
     if state.stop_requested != "now" and every is not None and (state.epoch + 1) % every == 0:
         for split, loader in evals.items():

@@ -7,7 +7,7 @@ over its micro-steps, as one large batch would give.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -34,6 +34,23 @@ def enter_window(state: State, accumulation: int) -> None:
     state.ends_window = state.batch_idx - start + 1 == window
 
 
+def is_optimizer(candidate: object) -> bool:
+    """A torch optimizer, or any object with callable ``step`` and ``zero_grad`` (duck-typed:
+    aitoolbox accepted such objects, e.g. a wrapper that steps several optimizers)."""
+    return isinstance(candidate, torch.optim.Optimizer) or (
+        callable(getattr(candidate, "step", None))
+        and callable(getattr(candidate, "zero_grad", None))
+    )
+
+
+def clear_gradients(optimizer: Any) -> None:
+    """``zero_grad``: to ``None`` for a torch optimizer; a duck-typed one gets the bare call."""
+    if isinstance(optimizer, torch.optim.Optimizer):
+        optimizer.zero_grad(set_to_none=True)
+    else:
+        optimizer.zero_grad()
+
+
 def step_optimizers(engine: Running) -> None:
     """Step every optimizer between its two events, clear its gradients, count the step,
     step the schedulers of interval ``"step"``."""
@@ -42,7 +59,7 @@ def step_optimizers(engine: Running) -> None:
         hooks.on_before_optimizer_step(state, optimizer, index)
         hooks.run_optimizer_step(state, optimizer, index)
         hooks.on_after_optimizer_step(state, optimizer, index)
-        optimizer.zero_grad(set_to_none=True)
+        clear_gradients(optimizer)
     state.global_step += 1
     if state.schedulers:
         step_schedulers(state.schedulers, "step", state.global_step, state.eval_metrics)
@@ -62,7 +79,7 @@ def scale_gradients(state: State, factor: float) -> None:
     """Multiply every optimized parameter's gradient by ``factor``."""
     with torch.no_grad():
         for optimizer in state.optimizers:
-            for group in optimizer.param_groups:
+            for group in getattr(optimizer, "param_groups", ()):  # duck-typed: none known
                 for parameter in group["params"]:
                     if parameter.grad is not None:
                         parameter.grad.mul_(factor)

@@ -21,6 +21,7 @@ from unitrain.errors import PluginError
 from unitrain.hooks.markers import PROJECT
 from unitrain.hooks.relay import compile_caller
 from unitrain.hooks.specs import Hooks
+from unitrain.hooks.timing import HookTimer
 
 if TYPE_CHECKING:
     from unitrain.core.state import State
@@ -106,6 +107,7 @@ class PluginManager:
         self._counter = 0
         self.generation = 0  # bumped whenever the plugin set changes (plans cached on it expire)
         self._relay = _Relay()
+        self.timer = HookTimer(self._rebuild)  # the profiler's view: time per plugin and hook
         self.hooks: Hooks = cast(Hooks, self._relay)
         self._rebuild()
 
@@ -128,7 +130,15 @@ class PluginManager:
         used, with ``-2``, ``-3`` ... appended if taken. Raises :class:`PluginError` for a
         misspelt hook, arguments the hook does not have, an old-style wrapper, a taken
         explicit name, or a bad order / rank rule; nothing stays registered then.
+
+        An object whose class defines ``unitrain_plugin(manager)`` is not a plugin itself:
+        what that method returns is registered in its place. That is how a plugin written
+        in another style with clashing method names (an aitoolbox callback's
+        ``on_epoch_end()``) joins a native trainer.
         """
+        supply = getattr(type(plugin), "unitrain_plugin", None)
+        if callable(supply):
+            plugin = supply(plugin, self)
         resolved = self._resolve_name(plugin, name)
         order = _check_order(resolved, getattr(plugin, "order", 0) if order is None else order)
         ranks = _check_ranks(resolved, getattr(plugin, "ranks", "all") if ranks is None else ranks)
@@ -321,7 +331,9 @@ class PluginManager:
             call_order = wrappers + plain
             # pluggy walks its list from the end, so it stores the reverse of the call order.
             caller._hookimpls[:] = list(reversed(call_order))
-            setattr(self._relay, name, compile_caller(caller, call_order, self._on_hook_error))
+            wrap = self.timer.wrap if self.timer.running else None
+            compiled = compile_caller(caller, call_order, self._on_hook_error, wrap)
+            setattr(self._relay, name, compiled)
 
 
 class _Relay:

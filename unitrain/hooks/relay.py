@@ -38,14 +38,17 @@ __all__ = ["compile_caller"]
 
 ErrorHandler = Callable[[BaseException, str, "list[pluggy.HookImpl]"], None]
 Teardown = Generator[None, object, object]
+Wrap = Callable[[Callable[..., Any], str, str], Callable[..., Any]]
 
 
 def compile_caller(
     hook: pluggy.HookCaller,
     impls: list[pluggy.HookImpl],
     on_error: ErrorHandler,
+    wrap: Wrap | None = None,
 ) -> Callable[..., Any]:
-    """Return one function that calls ``impls`` (already in call order) like pluggy would."""
+    """Return one function that calls ``impls`` (already in call order) like pluggy would;
+    ``wrap`` (the hook timer's) wraps each plain implementation's function."""
     assert hook.spec is not None
     name = hook.name
     argnames = tuple(hook.spec.argnames)
@@ -68,7 +71,8 @@ def compile_caller(
         for index, impl in enumerate(wrappers):
             namespace[f"_w{index}"] = impl.function
         for index, impl in enumerate(plain):
-            namespace[f"_f{index}"] = impl.function
+            call = impl.function
+            namespace[f"_f{index}"] = call if wrap is None else wrap(call, impl.plugin_name, name)
     exec(_code(shape), namespace)
     function: Callable[..., Any] = namespace[name]
     return function

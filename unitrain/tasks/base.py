@@ -16,6 +16,7 @@ from unitrain.core.batch import split_batch
 from unitrain.core.contract import IMiniBatch
 from unitrain.core.metrics import IDatasetMetric
 from unitrain.core.result import StepResult
+from unitrain.core.stateful_metric import StatefulMetric, is_stateful_metric
 from unitrain.errors import ConfigError, StageError
 
 __all__ = [
@@ -64,6 +65,9 @@ class TaskBase:
         self.losses: dict[str, LossFn] = dict(losses or ({} if loss is None else {"loss": loss}))
         self.metrics = dict(metrics or {})
         self.dataset_metrics = dict(dataset_metrics or {})
+        for name in [n for n, m in self.metrics.items() if is_stateful_metric(m)]:
+            # torchmetrics and its kind: computed over the pass, not averaged per batch
+            self.dataset_metrics[name] = StatefulMetric(name, self.metrics.pop(name))
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.regularizer_reweight = regularizer_reweight

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from unitrain.core.contract import IMiniBatch
 from unitrain.core.result import StepResult
+from unitrain.core.stateful_metric import StatefulMetric
 from unitrain.hooks.markers import hookimpl
 from unitrain.tasks.base import TaskBase
 
@@ -36,4 +37,7 @@ class EvalStages(TaskBase):
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
         for name, metric in self.dataset_metrics.items():
             metric.synchronize()
-            metrics[name] = metric.eval()
+            if isinstance(metric, StatefulMetric):  # may compute several values
+                metrics.update(metric.values())
+            else:
+                metrics[name] = metric.eval()

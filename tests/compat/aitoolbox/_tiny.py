@@ -76,7 +76,8 @@ def hand_loop(
     clip: Any = None,
     momentum: float = 0.0,
 ) -> None:
-    """The plain PyTorch loop a TrainLoop must reproduce bit for bit."""
+    """The plain PyTorch loop a TrainLoop must reproduce bit for bit: aitoolbox's rule, every
+    loss divided by ``accumulation`` (also in a short last window, which still steps)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     criterion = nn.CrossEntropyLoss()
     for _ in range(epochs):
@@ -84,7 +85,7 @@ def hand_loop(
             start = index - index % accumulation
             window = min(accumulation, len(batches) - start)
             loss = criterion(model(inputs), targets)
-            (loss / window if window > 1 else loss).backward()
+            (loss / accumulation).backward()
             if index - start + 1 == window:
                 if clip is not None:
                     clip(list(model.parameters()))

@@ -74,7 +74,7 @@ def test_early_stop_is_a_stop_request_at_epoch_end() -> None:
     loop = make_loop(val=None)
     loop.fit(num_epochs=5, callbacks=[stop])
     assert stop.requests == [("epoch_end", "aitoolbox early_stop")]
-    assert loop.early_stop and loop.epoch == 2 and loop.state.micro_step == 8
+    assert loop.early_stop and loop.epoch == 1 and loop.state.micro_step == 8
 
 
 def test_early_stop_set_mid_epoch_finishes_the_epoch() -> None:
@@ -91,7 +91,7 @@ def test_early_stop_can_be_taken_back() -> None:
     loop = make_loop(val=None)
     undo = Undo("undo", execution_order=100)
     loop.fit(num_epochs=2, callbacks=[StopAt(0), undo])
-    assert loop.epoch == 2 and not loop.early_stop
+    assert loop.epoch == 1 and not loop.early_stop
 
 
 def test_other_stop_requests_are_not_taken_back() -> None:
@@ -105,12 +105,13 @@ def test_other_stop_requests_are_not_taken_back() -> None:
 
     loop = make_loop(val=None)
     loop.fit(num_epochs=3, callbacks=[Native(), Undo("undo", execution_order=5)])
-    assert loop.epoch == 1 and loop.state.stop_reason == "native"
+    assert loop.epoch == 0 and loop.state.stop_reason == "native"
 
 
 def test_engine_attributes_and_state_before_fit() -> None:
     loop = make_loop()
-    assert loop.epoch == 0 and loop.total_iteration_idx == -1 and loop.amp_scaler is None
+    assert loop.epoch == 0 and loop.total_iteration_idx == -1
+    assert not loop.amp_scaler.is_enabled()  # aitoolbox's idle scaler
     assert loop.is_main_process() and not loop.ddp_training_mode and loop.ddp_rank == 0
     with pytest.raises(ut.StateError, match="no engine state yet"):
         _ = loop.state

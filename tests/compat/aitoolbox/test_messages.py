@@ -18,7 +18,8 @@ def test_lifetimes() -> None:
     service.write_message("over", 5, MessageHandling.OVERWRITE)
     service.write_message("over", 6, [MessageHandling.OVERWRITE, MessageHandling.KEEP_FOREVER])
     assert service.read_messages("read") == [2]
-    assert service.read_messages("read") is None
+    assert service.read_messages("read") == []  # aitoolbox keeps the emptied key
+    assert service.read_messages("never written") is None
     assert service.read_messages("forever") == [3, 4]
     assert service.read_messages("over") == [6]
     service.end_of_epoch_trigger()
@@ -27,8 +28,12 @@ def test_lifetimes() -> None:
 
 
 def test_unknown_setting_is_refused() -> None:
-    with pytest.raises(ConfigError, match="unknown message handling"):
-        MessageService().write_message("k", 1, "sometimes")
+    with pytest.raises(TypeError, match="unknown message handling"):
+        MessageService().write_message("k", 1, "sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="only OVERWRITE combines"):
+        MessageService().write_message(
+            "k", 1, [MessageHandling.UNTIL_READ, MessageHandling.KEEP_FOREVER]
+        )
 
 
 def test_messages_pass_between_callbacks_and_are_purged_after_the_epoch() -> None:

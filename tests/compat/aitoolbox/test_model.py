@@ -115,9 +115,12 @@ def test_multi_loss_and_optimizer_validation() -> None:
         MultiLoss({})
     with pytest.raises(ConfigError, match="loss_optimizer_map"):
         MultiLoss({"a": torch.tensor(1.0)}, loss_optimizer_map={})
-    with pytest.raises(ConfigError, match="non-empty list"):
+    with pytest.raises(ConfigError, match="at least one optimizer"):
         MultiOptimizer([])
+    with pytest.raises(ConfigError, match=r"optimizer_list\[0\]\).*not an optimizer"):
+        MultiOptimizer([object()])
     optimizer = MultiOptimizer([torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=0.1)])
     with pytest.raises(ConfigError, match="2 states for 1"):
         optimizer.load_state_dict([{}, {}])
-    assert MultiLoss({"a": torch.tensor(2.0)}).item() == {"a": 2.0}
+    as_floats = MultiLoss({"a": torch.tensor(2.0)}).item()
+    assert isinstance(as_floats, MultiLoss) and as_floats.get_loss_dict() == {"a": 2.0}

@@ -82,9 +82,11 @@ def test_evaluate_loss_matches_the_mean_batch_loss() -> None:
     with torch.no_grad():
         expected = sum(nn.CrossEntropyLoss()(loop.model(x), y).item() for x, y in val) / 2
     assert loop.evaluate_loss_on_validation_set() == pytest.approx(expected, rel=1e-6)
-    assert loop.evaluate_loss_on_validation_set(float_dict_format=True) == {
-        "loss": pytest.approx(expected, rel=1e-6)
-    }
+    # aitoolbox: a float64 tensor, and with float_dict_format a float
+    loss = loop.evaluate_loss_on_validation_set()
+    assert isinstance(loss, torch.Tensor) and loss.dtype == torch.float64
+    as_float = loop.evaluate_loss_on_validation_set(float_dict_format=True)
+    assert type(as_float) is float and as_float == pytest.approx(expected, rel=1e-6)
     assert loop.train_history["val_loss"][-1] == pytest.approx(expected, rel=1e-6)
 
 

@@ -1,18 +1,29 @@
-"""aitoolbox style on the unitrain engine: change the import line, keep the code.
+"""aitoolbox style on the unitrain engine: change the import prefix, keep the code.
 
-``from unitrain.compat.aitoolbox import TrainLoop, TTModel, AbstractCallback, EarlyStopping``
-replaces the ``aitoolbox.torchtrain...`` imports. ``TrainLoop.fit`` builds and runs one
+Replacing ``aitoolbox.`` by ``unitrain.compat.aitoolbox.`` in every import is the migration:
+``unitrain.compat.aitoolbox.torchtrain.*`` mirrors aitoolbox's module paths
+(``torchtrain.train_loop``, ``.model``, ``.multi_loss_optim``, ``.parallel``,
+``.data.dataset``, ``.callbacks.*``, ``.schedulers.*``, ``.train_loop.components.*``), and
+the flat names (``from unitrain.compat.aitoolbox import TrainLoop``) stay. An aitoolbox
+callback may also be handed straight to a native ``unitrain.Trainer(plugins=[...])`` (see
+:mod:`.native`). ``TrainLoop.fit`` builds and runs one
 :class:`unitrain.Trainer`; each callback becomes a plugin on the one hook spec, with its
 ``execution_order`` as the unitrain ``order`` and ``device_idx_execution`` as its rank
 rule, so aitoolbox callbacks run in one order with native and other-style plugins.
 ``train_loop_obj`` reads and writes the engine's one state.
 
+As in aitoolbox: optimizers and losses are duck-typed (``step`` / ``zero_grad``;
+``backward`` / ``detach``), ``optimizer=None`` makes a loop that only predicts; every loss
+is divided by ``grad_accumulation``; ``epoch`` after a fit is the last epoch's index and
+setting it before a fit starts there; ``use_amp`` without CUDA trains in full precision
+(with a warning).
+
 Differences from aitoolbox, on purpose: files are saved locally unless ``cloud_save_mode``
-asks for an fsspec upload (aitoolbox defaulted to S3); ``epoch`` after a fit is the number
-of epochs done (the engine's ``state.epoch``), not the last epoch's index; a second
-``fit`` continues after the last epoch instead of repeating it; multi-process training
-comes from launching under ``torchrun`` (``gpu_mode`` must be ``"single"``); end-of-epoch
-losses are means over batches, as aitoolbox computed them.
+asks for an fsspec upload (aitoolbox defaulted to S3); a second ``fit`` continues after the
+last epoch instead of repeating it; model files load with ``torch.load(weights_only=True)``;
+multi-process training comes from launching under ``torchrun`` (``gpu_mode="dp"`` /
+``"ddp"`` are refused at ``fit``); end-of-epoch losses are means over batches, as aitoolbox
+computed them.
 """
 
 from unitrain.compat.aitoolbox.abstract import AbstractCallback, AbstractExperimentCallback
@@ -88,6 +99,10 @@ from unitrain.compat.aitoolbox.result_packages import (
     MultipleResultPackageWrapper,
     RegressionResultPackage,
 )
+
+# aitoolbox's top-level names of the torchtrain side (``from aitoolbox import ...``).
+from unitrain.compat.aitoolbox.torchtrain.data.dataset import BasicDataset
+from unitrain.compat.aitoolbox.torchtrain.parallel import TTDataParallel
 from unitrain.compat.aitoolbox.tracking import (
     TrainLoopCheckpoint,
     TrainLoopCheckpointEndSave,
@@ -102,6 +117,7 @@ __all__ = [
     "AbstractResultPackage",
     "AbstractScheduler",
     "AllPredictionsSame",
+    "BasicDataset",
     "BinaryClassificationResultPackage",
     "ClassificationResultPackage",
     "ConstantWithWarmupScheduler",
@@ -141,6 +157,7 @@ __all__ = [
     "RegressionResultPackage",
     "StepLRScheduler",
     "TTBasicModel",
+    "TTDataParallel",
     "TTModel",
     "TensorboardFullTracking",
     "TensorboardTrainBatchLoss",

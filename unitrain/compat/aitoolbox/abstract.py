@@ -78,6 +78,13 @@ class AbstractCallback:
         self.on_train_loop_registration()
         return self
 
+    def unitrain_plugin(self, manager: Any) -> Any:
+        """The plugin standing for this callback when it is handed straight to a native
+        ``unitrain.Trainer`` (``plugins=[...]``): see :mod:`.native`."""
+        from unitrain.compat.aitoolbox.native import native_plugin
+
+        return native_plugin(self, manager)
+
     def on_train_loop_registration(self) -> None:
         """After ``train_loop_obj`` is available (at ``fit``, before the engine starts)."""
 

@@ -1,14 +1,17 @@
 """The ``train_loop_obj`` view of the engine's one state, under aitoolbox's names.
 
-No counter here is kept twice: every attribute reads or writes the running
+No counter here is kept twice: during a fit every attribute reads or writes the running
 :class:`~unitrain.State` (``epoch`` is ``state.epoch``, ``iteration`` is
 ``state.batch_idx``, ``total_iteration_idx`` is derived from ``state.micro_step``), and
 ``early_stop = True`` is ``state.request_stop("epoch_end")``, which ends the fit after the
-current epoch, exactly where aitoolbox checked the flag.
+current epoch, exactly where aitoolbox checked the flag. Outside a fit the attributes are
+plain settable values, as aitoolbox's were: ``epoch`` set before ``fit`` is the epoch the
+fit starts from; after a fit it is the index of the last epoch run (aitoolbox's value).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,9 +22,17 @@ if TYPE_CHECKING:
     from unitrain.core.state import State
     from unitrain.trainer import Trainer
 
-__all__ = ["EARLY_STOP_REASON", "EngineView"]
+__all__ = ["EARLY_STOP_REASON", "EngineView", "disabled_scaler"]
 
 EARLY_STOP_REASON = "aitoolbox early_stop"
+
+
+def disabled_scaler() -> Any:
+    """aitoolbox's idle ``torch.cuda.amp.GradScaler(enabled=False)``: ``scale`` returns the
+    loss, ``step`` calls ``optimizer.step()``."""
+    with warnings.catch_warnings():  # the cuda-specific class is deprecated, not removed
+        warnings.simplefilter("ignore")
+        return torch.cuda.amp.GradScaler(enabled=False)
 
 
 class EngineView:
@@ -30,7 +41,17 @@ class EngineView:
     trainer: Trainer | None
     before_backward: bool
     in_step: bool
-    loss_accum_tensors: list[torch.Tensor]
+    in_epoch: bool
+    loss_accum_tensors: list[Any]
+    device_setting: str
+    grad_accumulation: int
+    train_loader: Any
+    idle_scaler: Any
+    next_epoch: int | None
+    fit_start_epoch: int
+    iteration_shift: int
+    idle_iteration: int
+    idle_early_stop: bool
 
     @property
     def state(self) -> State:
@@ -43,14 +64,25 @@ class EngineView:
             )
         return self.trainer.state
 
+    def _running(self) -> bool:
+        return self.trainer is not None and self.trainer.state.phase != "idle"
+
     @property
     def epoch(self) -> int:
-        """0-based index of the current epoch (``state.epoch``)."""
-        return 0 if self.trainer is None else self.trainer.state.epoch
+        """Index of the current epoch; after a fit the last epoch's index, as in aitoolbox."""
+        if self.trainer is None or (self.next_epoch is not None and not self._running()):
+            return self.next_epoch or 0
+        epoch = self.trainer.state.epoch
+        if self.in_epoch or epoch == self.fit_start_epoch:
+            return epoch
+        return epoch - 1
 
     @epoch.setter
     def epoch(self, value: int) -> None:
-        self.state.epoch = int(value)
+        if self._running():
+            self.state.epoch = int(value)
+        else:
+            self.next_epoch = int(value)
 
     @property
     def iteration(self) -> int:
@@ -59,10 +91,17 @@ class EngineView:
         Between steps (at epoch end) the engine has already counted the finished batch, so
         this is the last batch's index there, as aitoolbox's loop variable was.
         """
-        if self.trainer is None:
-            return 0
+        if not self._running():
+            return self.idle_iteration
+        assert self.trainer is not None
         index = self.trainer.state.batch_idx
         return index - 1 if index > 0 and not self.in_step else index
+
+    @iteration.setter
+    def iteration(self, value: int) -> None:
+        if self._running():
+            raise StateError("train_loop.iteration is the engine's batch index during a fit")
+        self.idle_iteration = int(value)
 
     @property
     def total_iteration_idx(self) -> int:
@@ -72,26 +111,46 @@ class EngineView:
         after backward, so before backward the current index is ``micro_step`` itself.
         """
         if self.trainer is None:
-            return -1
-        return self.trainer.state.micro_step - (0 if self.before_backward else 1)
+            return -1 + self.iteration_shift
+        counted = self.trainer.state.micro_step - (0 if self.before_backward else 1)
+        return counted + self.iteration_shift
+
+    @total_iteration_idx.setter
+    def total_iteration_idx(self, value: int) -> None:
+        # Only shifts the view (aitoolbox code bumps it to invalidate cached predictions);
+        # the engine's micro_step, which resume and schedules rely on, is left alone.
+        self.iteration_shift += int(value) - self.total_iteration_idx
 
     @property
     def device(self) -> torch.device:
         """The device the engine runs on."""
-        return self.state.device
+        if self.trainer is not None:
+            return self.trainer.state.device
+        return torch.device(self.device_setting)
+
+    @device.setter
+    def device(self, value: torch.device | str) -> None:
+        self.device_setting = str(value)
+        if self.trainer is not None:
+            self.trainer.state.device = torch.device(value)
 
     @property
     def amp_scaler(self) -> Any:
-        """The grad scaler of mixed precision (``state.grad_scaler``), or ``None``."""
-        return None if self.trainer is None else self.trainer.state.grad_scaler
+        """The grad scaler of mixed precision, or aitoolbox's disabled one."""
+        scaler = None if self.trainer is None else self.trainer.state.grad_scaler
+        return self.idle_scaler if scaler is None else scaler
 
     @property
     def early_stop(self) -> bool:
         """True once a stop was requested; setting True stops after the current epoch."""
-        return self.trainer is not None and self.trainer.state.stop_requested is not None
+        requested = self.trainer is not None and self.trainer.state.stop_requested is not None
+        return requested or (not self._running() and self.idle_early_stop)
 
     @early_stop.setter
     def early_stop(self, value: bool) -> None:
+        if not self._running():  # a callback driven by hand, outside a fit (aitoolbox allowed it)
+            self.idle_early_stop = bool(value)
+            return
         state = self.state
         if value:
             state.request_stop("epoch_end", reason=EARLY_STOP_REASON)
@@ -114,10 +173,17 @@ class EngineView:
         return self.trainer is None or self.trainer.state.is_main_process
 
     def should_execute_optimizer_update(self) -> bool:
-        """True when the current batch ends an accumulation window (the optimizer steps)."""
-        return self.trainer is None or self.trainer.state.ends_window
+        """True when the current batch ends an accumulation window (the optimizer steps):
+        every ``grad_accumulation``-th batch and the epoch's last one."""
+        if self._running():
+            assert self.trainer is not None
+            return self.trainer.state.ends_window
+        iteration = self.iteration
+        return (iteration + 1) % self.grad_accumulation == 0 or iteration == len(
+            self.train_loader
+        ) - 1
 
     @property
-    def loss_batch_accum(self) -> list[float]:
-        """The training batch losses of the current epoch (reading them syncs the device)."""
-        return [float(value) for value in self.loss_accum_tensors]
+    def loss_batch_accum(self) -> list[Any]:
+        """The training batch losses of the current epoch (detached, on the device)."""
+        return list(self.loss_accum_tensors)

@@ -2,10 +2,10 @@
 
 ``EpochReport`` (``tryfirst``) writes the epoch's losses into ``train_history`` before any
 callback's ``on_epoch_end`` runs: ``accumulated_loss`` (mean training batch loss, summed on
-the device and read once per epoch), and when the engine evaluated this epoch, ``loss``
-(train split) and ``val_loss`` (val split). At the fit's end it adds
-``train_end_test_loss``. ``MessagePurge`` (``trylast``) drops the epoch's messages after
-every callback ran.
+the device and read once per epoch; ``<key>_<name>`` per loss of a MultiLoss), and when
+the engine evaluated this epoch, ``loss`` (train split) and ``val_loss`` (val split). At
+the fit's end it adds ``train_end_test_loss``. ``MessagePurge`` (``trylast``) drops the
+epoch's messages after every callback ran.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from unitrain.compat.aitoolbox.multi_loss import MultiLoss
+from unitrain.compat.aitoolbox.predictions import loss_value
 from unitrain.hooks.markers import hookimpl
 
 if TYPE_CHECKING:
@@ -35,9 +37,11 @@ class EpochReport:
         self.loop = loop
         self.fresh: dict[str, tuple[int, dict[str, float]]] = {}
 
+    @hookimpl(tryfirst=True)
     def on_epoch_start(self, state: State) -> None:
         self.loop.loss_accum_tensors.clear()
         self.loop.in_step = False
+        self.loop.in_epoch = True
 
     @hookimpl(tryfirst=True)
     def on_train_step_start(self, state: State) -> None:
@@ -50,7 +54,8 @@ class EpochReport:
 
     @hookimpl(tryfirst=True)
     def on_train_step_end(self, state: State, result: StepResult) -> None:
-        loss = result.loss if result.loss is not None else _sum(result.losses)
+        # aitoolbox kept each batch's undivided loss, detached (a MultiLoss stays one).
+        loss: Any = result.outputs if result.outputs is not None else result.loss
         self.loop.loss_accum_tensors.append(loss.detach())
 
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
@@ -58,31 +63,32 @@ class EpochReport:
 
     @hookimpl(tryfirst=True)
     def on_epoch_end(self, state: State) -> None:
-        self.loop.in_step = False
-        history = self.loop.train_history
+        loop = self.loop
+        loop.in_step = False
         report: dict[str, Any] = {}
-        if self.loop.loss_accum_tensors:
-            accumulated = torch.stack(self.loop.loss_accum_tensors).float().mean().item()
-            report["accumulated_loss"] = accumulated
+        if loop.loss_accum_tensors:
+            report.update(_named("accumulated_loss", _mean(loop.loss_accum_tensors)))
         for split in ("train", "val"):
             stamp, metrics = self.fresh.get(split, (-1, {}))
-            if stamp == state.micro_step and "loss" in metrics:
-                report.update(_named(_HISTORY_KEY[split], metrics))
-                self.loop.prediction_store.insert_loss(
-                    split, self.loop.total_iteration_idx, metrics
+            if stamp == state.micro_step and any(k.split("/")[0] == "loss" for k in metrics):
+                loss = loss_value(metrics)
+                report.update(_named(_HISTORY_KEY[split], loss))
+                loop.prediction_store._insert_data(
+                    f"{split}_loss", loss, loop.total_iteration_idx, force_prediction=True
                 )
         for key, value in report.items():
-            history.insert_single_result_into_history(key, value)
-        if self.loop.is_main_process() and self.loop.print_epoch_losses and report:
+            loop.train_history.insert_single_result_into_history(key, value)
+        if loop.is_main_process() and loop.print_epoch_losses and report:
             listing = ", ".join(f"{key}: {value:.6g}" for key, value in report.items())
             print(f"Epoch {state.epoch}: {listing}")
 
     @hookimpl(tryfirst=True)
     def on_fit_end(self, state: State) -> None:
-        if self.loop.test_loader is not None and self.loop.end_auto_eval:
-            metrics = self.loop.evaluate_split("test")
-            for key, value in _named(_HISTORY_KEY["test"], metrics).items():
-                self.loop.train_history.insert_single_result_into_history(key, value)
+        loop = self.loop
+        if loop.test_loader is not None and loop.end_auto_eval:
+            loss = loop.evaluate_loss_on_test_set()
+            for key, value in _named(_HISTORY_KEY["test"], loss).items():
+                loop.train_history.insert_single_result_into_history(key, value)
 
 
 class MessagePurge:
@@ -96,20 +102,20 @@ class MessagePurge:
     @hookimpl(trylast=True)
     def on_epoch_end(self, state: State) -> None:
         self.loop.message_service.end_of_epoch_trigger()
+        self.loop.in_epoch = False
 
 
-def _named(key: str, metrics: dict[str, float]) -> dict[str, float]:
-    """``loss`` → ``key``; each ``loss/<name>`` of a MultiLoss → ``key_<name>``."""
-    named = {key: metrics["loss"]}
-    for name, value in metrics.items():
-        if name.startswith("loss/"):
-            named[f"{key}_{name[5:]}"] = value
-    return named
+def _named(key: str, loss: Any) -> dict[str, float]:
+    """A loss as history entries: ``key``, or ``key_<name>`` per loss of a MultiLoss."""
+    if isinstance(loss, MultiLoss):
+        return {f"{key}_{name}": float(value) for name, value in loss.items()}
+    return {key: float(loss)}
 
 
-def _sum(losses: dict[str, tuple[float, torch.Tensor]]) -> torch.Tensor:
-    values = [raw for _, raw in losses.values()]
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total
+def _mean(losses: list[Any]) -> Any:
+    """The mean of the epoch's batch losses, in float64 as aitoolbox parsed them."""
+    if isinstance(losses[0], MultiLoss):
+        names = sorted(losses[0])
+        stacked = torch.stack([torch.stack([b[n] for n in names]) for b in losses]).double()
+        return MultiLoss(dict(zip(names, stacked.mean(dim=0), strict=True)))
+    return torch.stack([torch.as_tensor(b) for b in losses]).double().mean()

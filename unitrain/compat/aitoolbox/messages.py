@@ -1,33 +1,48 @@
-"""``MessageService``: keyed messages between callbacks, with aitoolbox's lifetimes."""
+"""``MessageService``: keyed messages between callbacks, with aitoolbox's lifetimes.
+
+``MessageHandling`` is an enum, as in aitoolbox; a message carries the list of its settings
+(``msg_handling_settings``). Several settings combine only with ``OVERWRITE``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from unitrain.errors import ConfigError
+from unitrain.errors import ConfigError, UnitrainError
 
-__all__ = ["Message", "MessageHandling", "MessageService"]
+__all__ = ["Message", "MessageHandling", "MessageService", "MessageSettingTypeError"]
 
 
-class MessageHandling:
-    """How long a message lives (give one or a list of them to ``write_message``)."""
+class MessageSettingTypeError(UnitrainError, TypeError):
+    """A message lifetime setting that is not a ``MessageHandling`` (aitoolbox: TypeError)."""
+
+
+class MessageHandling(Enum):
+    """How long a message lives (give one, or a list with ``OVERWRITE``, to ``write_message``)."""
 
     KEEP_FOREVER = "keep_forever"
     UNTIL_END_OF_EPOCH = "until_end_of_epoch"
     UNTIL_READ = "until_read"
     OVERWRITE = "overwrite"
-    ACCEPTED_SETTINGS = (KEEP_FOREVER, UNTIL_END_OF_EPOCH, UNTIL_READ, OVERWRITE)
 
 
-@dataclass(slots=True)
 class Message:
-    """One message and its lifetime settings."""
+    """One message: its key, value and lifetime settings."""
 
-    key: str
-    value: Any
-    settings: tuple[str, ...]
+    def __init__(
+        self, key: str, value: Any, msg_handling_settings: MessageHandling | list[MessageHandling]
+    ) -> None:
+        self.key = key
+        self.value = value
+        self.msg_handling_settings = (
+            msg_handling_settings
+            if isinstance(msg_handling_settings, list)
+            else [msg_handling_settings]
+        )
+
+    def __repr__(self) -> str:
+        return f"Message({self.key!r}, {self.value!r}, {self.msg_handling_settings!r})"
 
 
 class MessageService:
@@ -43,37 +58,25 @@ class MessageService:
         self.message_store: dict[str, list[Message]] = {}
 
     def read_messages(self, key: str) -> list[Any] | None:
-        """The values posted under ``key`` (oldest first), or ``None`` when there are none."""
-        messages = self.message_store.get(key)
-        if messages is None:
+        """The values posted under ``key`` (oldest first), or ``None`` for an unknown key."""
+        if key not in self.message_store:
             return None
-        values = [message.value for message in messages]
-        kept = [m for m in messages if MessageHandling.UNTIL_READ not in m.settings]
-        if kept:
-            self.message_store[key] = kept
-        else:
-            del self.message_store[key]
-        return values
+        messages = self.message_store[key]
+        self.message_store[key] = [
+            m for m in messages if MessageHandling.UNTIL_READ not in m.msg_handling_settings
+        ]
+        return [message.value for message in messages]
 
     def write_message(
         self,
         key: str,
         value: Any,
-        msg_handling_settings: str | Iterable[str] = MessageHandling.UNTIL_END_OF_EPOCH,
+        msg_handling_settings: MessageHandling | list[MessageHandling] = (
+            MessageHandling.UNTIL_END_OF_EPOCH
+        ),
     ) -> None:
         """Post ``value`` under ``key`` with the given lifetime setting(s)."""
-        settings = (
-            (msg_handling_settings,)
-            if isinstance(msg_handling_settings, str)
-            else tuple(msg_handling_settings)
-        )
-        unknown = [s for s in settings if s not in MessageHandling.ACCEPTED_SETTINGS]
-        if unknown or not settings:
-            raise ConfigError(
-                f"MessageService.write_message({key!r}): unknown message handling setting(s) "
-                f"{unknown or settings!r}; expected one or more of "
-                f"{MessageHandling.ACCEPTED_SETTINGS}"
-            )
+        settings = self.validate_msg_handling_settings(msg_handling_settings)
         message = Message(key, value, settings)
         if MessageHandling.OVERWRITE in settings:
             self.message_store[key] = [message]
@@ -86,9 +89,33 @@ class MessageService:
             kept = [
                 m
                 for m in self.message_store[key]
-                if MessageHandling.UNTIL_END_OF_EPOCH not in m.settings
+                if MessageHandling.UNTIL_END_OF_EPOCH not in m.msg_handling_settings
             ]
             if kept:
                 self.message_store[key] = kept
             else:
                 del self.message_store[key]
+
+    @staticmethod
+    def validate_msg_handling_settings(
+        msg_handling_settings: MessageHandling | list[MessageHandling],
+    ) -> list[MessageHandling]:
+        """The settings as a list; refuse unknown ones and combinations without OVERWRITE."""
+        settings = (
+            msg_handling_settings
+            if isinstance(msg_handling_settings, list)
+            else [msg_handling_settings]
+        )
+        unknown = [s for s in settings if not isinstance(s, MessageHandling)]
+        if unknown or not settings:
+            raise MessageSettingTypeError(
+                f"MessageService.write_message: unknown message handling setting(s) "
+                f"{unknown or settings!r}; expected MessageHandling members "
+                f"{[m.name for m in MessageHandling]} (or a list of them)"
+            )
+        if len(settings) > 1 and MessageHandling.OVERWRITE not in settings:
+            raise ConfigError(
+                f"MessageService.write_message: settings {[s.name for s in settings]} cannot "
+                "be combined; only OVERWRITE combines with another setting"
+            )
+        return settings

@@ -2,12 +2,14 @@
 
 ``use_amp=True`` registers :class:`unitrain.plugins.amp.MixedPrecision` with
 ``dtype="fp16"``; a dict is passed to ``torch.amp.GradScaler`` as its keyword arguments.
-fp16 autocast with a scaler needs CUDA, so it is refused on CPU at construction (for CPU
-mixed precision pass ``MixedPrecision("bf16")`` in ``plugins=``).
+fp16 autocast with a scaler needs CUDA: elsewhere ``use_amp`` warns and trains in full
+precision, as aitoolbox's self-disabling scaler did (for CPU mixed precision pass
+``MixedPrecision("bf16")`` in ``plugins=``).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -22,19 +24,26 @@ if TYPE_CHECKING:
 __all__ = ["CompatMixedPrecision", "amp_plugin", "check_amp"]
 
 
-def check_amp(use_amp: object, device: str) -> None:
-    """Reject a ``use_amp`` setting the device cannot honour, before any work."""
+def check_amp(use_amp: object, device: str) -> bool:
+    """Whether fp16 mixed precision runs: ``use_amp`` on a CUDA device.
+
+    aitoolbox's scaler silently disabled itself without CUDA; here that case runs in full
+    precision too, with a warning that says so.
+    """
     if not isinstance(use_amp, bool | dict):
         raise ConfigError(
             f"TrainLoop(use_amp={use_amp!r}): expected True, False or a dict of "
             "torch.amp.GradScaler keyword arguments"
         )
     if use_amp is not False and torch.device(device).type != "cuda":
-        raise ConfigError(
-            f"TrainLoop(use_amp={use_amp!r}) asks for fp16 autocast with a GradScaler, which "
-            f"needs CUDA, but the loop runs on {device!r}; set use_amp=False, or pass "
-            "plugins=[unitrain.plugins.amp.MixedPrecision('bf16')] for bf16 on CPU"
+        warnings.warn(
+            f"TrainLoop(use_amp={use_amp!r}): fp16 autocast with a GradScaler needs CUDA, but "
+            f"the loop runs on {device!r}; training in full precision (for bf16 on CPU pass "
+            "plugins=[unitrain.plugins.amp.MixedPrecision('bf16')])",
+            stacklevel=3,
         )
+        return False
+    return use_amp is not False
 
 
 class CompatMixedPrecision(MixedPrecision):

@@ -1,19 +1,27 @@
 """Prediction and loss-evaluation passes of the compat train loop, run by the engine.
 
 Every pass is the engine's own (``evaluation_pass`` / ``prediction_pass``), so native plugins
-see it too. Results are cached per ``total_iteration_idx`` in a :class:`ModelPredictionStore`
-so several callbacks at one point share one pass; the losses the engine evaluated at the
-epoch's end are put in the cache, so ``evaluate_loss_on_validation_set()`` in
-``on_epoch_end`` costs nothing.
+see it too. Results are cached per ``total_iteration_idx`` in the loop's
+:class:`~.prediction_store.ModelPredictionStore`, so several callbacks at one point share
+one pass; the losses the engine evaluated at the epoch's end are put in that cache, so
+``evaluate_loss_on_validation_set()`` in ``on_epoch_end`` costs nothing.
+
+A loader's batches reach ``get_loss`` / ``get_predictions`` exactly as the loader yields them
+(aitoolbox's contract: any object, moved by the model itself); on their way through the
+engine they travel inside a :class:`SeedBatch`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from unitrain.compat.aitoolbox.model import MultiLoss
+from unitrain.compat.aitoolbox.prediction_store import ModelPredictionStore
+from unitrain.core.contract import IMiniBatch
 from unitrain.core.data import make_loader
 from unitrain.core.passes import evaluation_pass, prediction_pass
 from unitrain.errors import ConfigError
@@ -25,6 +33,8 @@ __all__ = [
     "LoaderView",
     "ModelPredictionStore",
     "PredictionPasses",
+    "SeedBatch",
+    "SeedLoader",
     "append_predictions",
     "torch_cat_transf",
 ]
@@ -44,59 +54,95 @@ def torch_cat_transf(predictions_list: list[Any]) -> Any:
     return torch.cat(predictions_list)
 
 
-class LoaderView:
-    """A live view of one of the loop's loader attributes.
+class SeedBatch(IMiniBatch):
+    """One loader batch as it was yielded (``raw``), opaque to the engine's batch checks.
 
-    The engine iterates it afresh every epoch, so a callback that swaps
-    ``train_loop_obj.train_loader`` (``DataSubsetTestRun``) changes what the engine reads.
+    The engine moves nothing: the ``TTModel`` moves what it needs to ``device``.
     """
 
-    def __init__(self, owner: object, attribute: str) -> None:
-        self.owner = owner
-        self.attribute = attribute
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def tensors(self) -> Iterator[tuple[str, torch.Tensor]]:
+        return iter(())
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> SeedBatch:
+        return self
+
+
+class SeedLoader:
+    """An aitoolbox loader (any re-iterable of batches) as the engine sees it."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
 
     @property
     def target(self) -> Any:
-        """The loader the attribute holds now."""
-        return getattr(self.owner, self.attribute)
+        """The loader iterated now."""
+        return self.loader
 
     @property
     def sampler(self) -> Any:
         """The current loader's sampler (the engine calls its ``set_epoch``)."""
         return getattr(self.target, "sampler", None)
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.target)
+    def __iter__(self) -> Iterator[SeedBatch]:
+        return (SeedBatch(batch) for batch in self.target)
 
     def __len__(self) -> int:
         return len(self.target)
 
 
-class ModelPredictionStore:
-    """Losses and predictions cached for the ``total_iteration_idx`` they were made at."""
+class LoaderView(SeedLoader):
+    """A live view of one of the loop's loader attributes, optionally cut to a budget.
 
-    def __init__(self, auto_purge: bool = True) -> None:
-        self.auto_purge = auto_purge
-        self._losses: dict[str, tuple[int, dict[str, float]]] = {}
-        self._predictions: dict[str, tuple[int, Any]] = {}
+    The engine iterates it afresh every epoch, so a callback that swaps
+    ``train_loop_obj.train_loader`` (``DataSubsetTestRun``) changes what the engine reads;
+    ``budget()`` (the iterations left of ``fit(num_iterations=...)``) shortens the last epoch.
+    """
 
-    def insert_loss(self, split: str, stamp: int, metrics: dict[str, float]) -> None:
-        """Cache an evaluation's metrics for ``split`` at ``stamp``."""
-        self._losses[split] = (stamp, dict(metrics))
+    def __init__(
+        self, owner: object, attribute: str, budget: Callable[[], int | None] | None = None
+    ) -> None:
+        super().__init__(None)
+        self.owner = owner
+        self.attribute = attribute
+        self.budget = budget
 
-    def get_loss(self, split: str, stamp: int) -> dict[str, float] | None:
-        """The cached metrics of ``split`` if they were made at ``stamp``."""
-        saved = self._losses.get(split)
-        return saved[1] if saved is not None and saved[0] == stamp else None
+    @property
+    def target(self) -> Any:
+        return getattr(self.owner, self.attribute)
 
-    def insert_predictions(self, split: str, stamp: int, predictions: Any) -> None:
-        """Cache a prediction pass of ``split`` at ``stamp``."""
-        self._predictions[split] = (stamp, predictions)
+    def _left(self) -> int | None:
+        return None if self.budget is None else self.budget()
 
-    def get_predictions(self, split: str, stamp: int) -> Any:
-        """The cached predictions of ``split`` if made at ``stamp``, else ``None``."""
-        saved = self._predictions.get(split)
-        return saved[1] if saved is not None and saved[0] == stamp else None
+    def __iter__(self) -> Iterator[SeedBatch]:
+        left = self._left()
+        batches = super().__iter__()
+        return batches if left is None else islice(batches, max(left, 0))
+
+    def __len__(self) -> int:
+        left = self._left()
+        length = len(self.target)
+        return length if left is None else max(0, min(length, left))
+
+
+def loss_value(metrics: dict[str, float]) -> Any:
+    """The engine's averaged eval metrics as aitoolbox returned a loss: a float64 tensor, or
+    a :class:`MultiLoss` of them (names sorted, as aitoolbox parsed them)."""
+    parts = {k[5:]: v for k, v in metrics.items() if k.startswith("loss/")}
+    if parts:
+        return MultiLoss(
+            {name: torch.tensor(parts[name], dtype=torch.float64) for name in sorted(parts)}
+        )
+    return torch.tensor(metrics["loss"], dtype=torch.float64)
+
+
+def float_dict(loss: Any) -> Any:
+    """aitoolbox's ``float_dict_format``: a float, or a plain dict of floats for a MultiLoss."""
+    if isinstance(loss, MultiLoss):
+        return {name: float(value) for name, value in loss.items()}
+    return float(loss)
 
 
 class PredictionPasses:
@@ -125,35 +171,40 @@ class PredictionPasses:
 
     # ------------------------------------------------------------------ losses
 
-    def evaluate_split(self, split: str, force_prediction: bool = False) -> dict[str, float]:
-        """The averaged eval metrics of ``split`` (cached for this iteration)."""
-        stamp = self.total_iteration_idx
-        cached = None if force_prediction else self.prediction_store.get_loss(split, stamp)
-        if cached is not None:
-            return cached
-        metrics = self.evaluate_model_loss(self._loader(split), split)
-        self.prediction_store.insert_loss(split, stamp, metrics)
-        return metrics
+    def evaluate_split(self, split: str, force_prediction: bool = False) -> Any:
+        """The mean eval loss of ``split`` (cached for this iteration)."""
+        stamp, store = self.total_iteration_idx, self.prediction_store
+        key = f"{split}_loss"
+        if store._has_data(key, stamp) and not force_prediction:
+            return store._get_data(key, stamp)
+        loss = loss_value(self.evaluate_model_metrics(self._loader(split), split))
+        store._insert_data(key, loss, stamp, force_prediction=True)
+        return loss
 
-    def evaluate_model_loss(self, data_loader: Any, split: str = "eval") -> dict[str, float]:
+    def evaluate_model_metrics(self, data_loader: Any, split: str = "eval") -> dict[str, float]:
         """One engine evaluation pass over ``data_loader``; its averaged metrics."""
         trainer = self.ensure_trainer()
-        loader = make_loader(data_loader, f"evaluate({split!r})", train=False)
+        loader = make_loader(SeedLoader(data_loader), f"evaluate({split!r})", train=False)
         if trainer.state.phase == "idle":
             return trainer.evaluate(loader.batches, split)
         return evaluation_pass(trainer, split, loader)
 
+    def evaluate_model_loss(
+        self, data_loader: Any, move_to_cpu: bool = False, dataset_info: Any = None
+    ) -> Any:
+        """Mean ``get_loss_eval`` over ``data_loader`` (a tensor, or a MultiLoss)."""
+        split = (dataset_info or {}).get("type", "eval")
+        return loss_value(self.evaluate_model_metrics(data_loader, str(split)))
+
     def _loss(self, split: str, force_prediction: bool, float_dict_format: bool) -> Any:
-        metrics = self.evaluate_split(split, force_prediction)
-        parts = {k[5:]: v for k, v in metrics.items() if k.startswith("loss/")}
-        if parts:
-            return parts
-        return {"loss": metrics["loss"]} if float_dict_format else metrics["loss"]
+        loss = self.evaluate_split(split, force_prediction)
+        return float_dict(loss) if float_dict_format else loss
 
     def evaluate_loss_on_train_set(
         self, force_prediction: bool = False, float_dict_format: bool = False
     ) -> Any:
-        """Mean ``get_loss_eval`` over the train set (a dict per loss for a MultiLoss)."""
+        """Mean ``get_loss_eval`` over the train set: a tensor or ``MultiLoss`` (float / dict
+        with ``float_dict_format``)."""
         return self._loss("train", force_prediction, float_dict_format)
 
     def evaluate_loss_on_validation_set(
@@ -171,14 +222,13 @@ class PredictionPasses:
     # ------------------------------------------------------------------ predictions
 
     def _predict_split(self, split: str, force_prediction: bool, execute_callbacks: bool) -> Any:
-        stamp = self.total_iteration_idx
-        use_cache = not force_prediction and not execute_callbacks
-        cached = self.prediction_store.get_predictions(split, stamp) if use_cache else None
-        if cached is not None:
-            return cached
+        stamp, store = self.total_iteration_idx, self.prediction_store
+        key = f"{split}_pred"
+        if store._has_data(key, stamp) and not force_prediction:
+            return store._get_data(key, stamp)
         info = {"type": DATASET_TYPE[split]}
-        result = self.predict_with_model(self._loader(split), execute_callbacks, info)
-        self.prediction_store.insert_predictions(split, stamp, result)
+        result = self.predict_with_model(self._loader(split), execute_callbacks, dataset_info=info)
+        store._insert_data(key, result, stamp, force_prediction=True)
         return result
 
     def predict_on_train_set(
@@ -203,6 +253,7 @@ class PredictionPasses:
         self,
         data_loader: Any,
         execute_callbacks: bool = False,
+        move_to_cpu: bool = False,
         dataset_info: dict[str, Any] | None = None,
     ) -> tuple[Any, Any, dict[str, Any]]:
         """One engine prediction pass; the batches collated into ``(y_pred, y_true, meta)``.
@@ -211,7 +262,7 @@ class PredictionPasses:
         each batch, with ``dataset_info``.
         """
         trainer = self.ensure_trainer()
-        loader = make_loader(data_loader, "predict(data_loader)", train=False)
+        loader = make_loader(SeedLoader(data_loader), "predict(data_loader)", train=False)
         self.prediction_callbacks_info = (dataset_info or {}) if execute_callbacks else None
         try:
             if trainer.state.phase == "idle":
@@ -220,7 +271,10 @@ class PredictionPasses:
                 outputs = _nested_prediction(trainer, loader)
         finally:
             self.prediction_callbacks_info = None
-        return self._collate(outputs)
+        y_pred, y_true, metadata = self._collate(outputs)
+        if move_to_cpu:
+            y_pred, y_true = y_pred.cpu(), y_true.cpu()
+        return y_pred, y_true, metadata
 
     def _collate(self, outputs: list[Any]) -> tuple[Any, Any, dict[str, Any]]:
         y_pred: list[Any] = []

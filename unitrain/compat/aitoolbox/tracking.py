@@ -2,7 +2,8 @@
 ``TrainLoopCheckpointEndSave``.
 
 They carry the experiment details (project, experiment, local folder, hyperparameters) and
-register the saving callbacks on the first ``fit``. Unlike aitoolbox (which defaulted to an
+put their saving callbacks in the handler's cache at construction; the first ``fit`` (or
+``callbacks_handler.register_callbacks``) registers them. Unlike aitoolbox (which defaulted to an
 S3 bucket) they save **locally by default**: ``cloud_save_mode=None``. As in aitoolbox,
 ``hyperparams["experiment_file_path"]`` defaults to the file of the script that built the
 loop, which is copied into the experiment folder.
@@ -24,9 +25,14 @@ from unitrain.compat.aitoolbox.callbacks.model_save import (
 )
 from unitrain.compat.aitoolbox.model import MultiOptimizer
 from unitrain.compat.aitoolbox.train_loop import TrainLoop
-from unitrain.errors import ConfigError
+from unitrain.errors import ConfigError, UnitrainError
 
 __all__ = ["TrainLoopCheckpoint", "TrainLoopCheckpointEndSave", "TrainLoopEndSave"]
+
+
+class ResultPackageTypeError(UnitrainError, TypeError):
+    """A result package that is not an ``AbstractResultPackage`` (aitoolbox: TypeError)."""
+
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -102,7 +108,41 @@ class _TrackingLoop(TrainLoop):
         self.test_result_package = test_result_package
         self.checkpoints = checkpoints
         self.end_save = end_save
-        self.tracking_registered = False
+        if (
+            isinstance(iteration_save_freq, bool)
+            or not isinstance(iteration_save_freq, int)
+            or (iteration_save_freq < 0)
+        ):
+            raise ConfigError(
+                f"{type(self).__name__}(iteration_save_freq={iteration_save_freq!r}): an int >= 0 "
+                "(0: a checkpoint per epoch only)"
+            )
+        if end_save:
+            self._check_result_packages()
+        # As in aitoolbox the saving callbacks wait in the handler's cache and are registered
+        # with the callbacks of the first fit.
+        self.callbacks_handler.register_callbacks(self.tracking_callbacks(), cache_callbacks=True)
+
+    def _check_result_packages(self) -> None:
+        from unitrain.compat.aitoolbox.result_packages import AbstractResultPackage
+
+        packages = {"val": self.val_result_package, "test": self.test_result_package}
+        if all(package is None for package in packages.values()):
+            raise ConfigError(
+                f"{type(self).__name__}: both val_result_package and test_result_package are "
+                "None; give at least one (or use TrainLoopCheckpoint)"
+            )
+        for split, loader in (("val", "validation_loader"), ("test", "test_loader")):
+            package = packages[split]
+            if package is not None and getattr(self, loader) is None:
+                raise ConfigError(
+                    f"{type(self).__name__}: {split}_result_package was given but no {loader}"
+                )
+            if package is not None and not isinstance(package, AbstractResultPackage):
+                raise ResultPackageTypeError(
+                    f"{type(self).__name__}({split}_result_package=...): "
+                    f"{type(package).__name__} is not an AbstractResultPackage"
+                )
 
     def tracking_callbacks(self) -> list[Any]:
         """The saving callbacks this loop adds on its first fit."""
@@ -117,6 +157,14 @@ class _TrackingLoop(TrainLoop):
             "source_dirs": self.source_dirs,
         }
         made: list[Any] = []
+        if self.end_save:
+            made.append(
+                ModelTrainEndSave(
+                    val_result_package=self.val_result_package,
+                    test_result_package=self.test_result_package,
+                    **experiment,
+                )
+            )
         if self.checkpoints:
             options = dict(
                 experiment,
@@ -127,32 +175,7 @@ class _TrackingLoop(TrainLoop):
                 made.append(ModelIterationCheckpoint(self.iteration_save_freq, **options))
             else:
                 made.append(ModelCheckpoint(**options))
-        if self.end_save:
-            made.append(
-                ModelTrainEndSave(
-                    val_result_package=self.val_result_package,
-                    test_result_package=self.test_result_package,
-                    **experiment,
-                )
-            )
         return made
-
-    def fit(
-        self,
-        num_epochs: int = 0,
-        num_iterations: int = 0,
-        callbacks: Sequence[object] | None = None,
-        grad_accumulation: int = 1,
-        **kwargs: Any,
-    ) -> Any:
-        """As :meth:`TrainLoop.fit`, with the saving callbacks added on the first fit."""
-        extra: list[object] = list(callbacks or [])
-        if not self.tracking_registered:
-            extra += self.tracking_callbacks()
-            self.tracking_registered = True
-        return super().fit(num_epochs, num_iterations, extra, grad_accumulation, **kwargs)
-
-    __call__ = fit
 
 
 class TrainLoopCheckpoint(_TrackingLoop):

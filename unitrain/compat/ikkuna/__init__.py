@@ -12,21 +12,29 @@ What differs from ikkuna on purpose, each explained where it lives:
   one-batch lag); every epoch starts at ``train_step`` 0; evaluation forwards publish nothing.
 - :mod:`.messages`: one step's messages are delivered together when the step ends; topics are
   checked at the first delivery; the default bus is made on first use.
-- :mod:`.subscriber`: ``CallbackSubscriber`` works (ikkuna's raised ``KeyError``);
+- :mod:`.subscriber`: ``subscriptions`` is ikkuna's ``{kind: subscription}``, whose
+  ``counter`` counts a step's messages once the step is delivered
+  (:mod:`.subscription_view`); ``CallbackSubscriber`` works (ikkuna's raised ``KeyError``);
   ``RatioSubscriber(absolute=False)`` is refused; ``LossSubscriber`` also publishes
   ``train_loss``.
 - :mod:`.accuracy`: the test accuracy is over samples, the model in eval mode.
-- :mod:`.export.subscriber.svcca`: SVCCA computed with torch; no ``HessianEigenSubscriber``.
+- :mod:`.export.subscriber.svcca`: SVCCA (and ``BatchedSVCCASubscriber``) computed with torch
+  on activations this subscriber records itself.
+- :mod:`.export.subscriber.hessian_eig`: the power iteration is the adapter's own (ikkuna
+  needed ``hessian_eigenthings``); the model is in eval mode for it and the random state is
+  restored after; the eigenvalues are also published as META ``hessian_eigenvalues``.
 - :mod:`.visualization.backend`: events flushed at exit; 2-D matplotlib histograms.
 - :mod:`.utils`: ``freeze_module`` and ``initialize_model`` really act; ``load_dataset``
-  needs torchvision and has no ``ImageNetDogs``.
+  needs torchvision and has no ``ImageNetDogs``; ``get_memory_stats`` asks CUDA through torch
+  (ikkuna ran ``nvidia-smi``) and is ``{}`` without CUDA. Not provided: ``utils.numba``.
 """
 
 from unitrain.bus.subscription import Subscription, SynchronizedSubscription
 from unitrain.compat.ikkuna import export, models, utils, visualization
 from unitrain.compat.ikkuna.accuracy import TestAccuracySubscriber
 from unitrain.compat.ikkuna.export.export import Exporter
-from unitrain.compat.ikkuna.export.subscriber.svcca import SVCCASubscriber
+from unitrain.compat.ikkuna.export.subscriber.hessian_eig import HessianEigenSubscriber
+from unitrain.compat.ikkuna.export.subscriber.svcca import BatchedSVCCASubscriber, SVCCASubscriber
 from unitrain.compat.ikkuna.messages import (
     DATA_KINDS,
     META,
@@ -62,9 +70,11 @@ __all__ = [
     "DATA_KINDS",
     "META",
     "META_KINDS",
+    "BatchedSVCCASubscriber",
     "CallbackSubscriber",
     "ConditionNumberSubscriber",
     "Exporter",
+    "HessianEigenSubscriber",
     "HistogramSubscriber",
     "LossSubscriber",
     "MeanSubscriber",

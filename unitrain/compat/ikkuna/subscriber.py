@@ -5,7 +5,9 @@ which it registers itself) and is at the same time a unitrain plugin: the same o
 with an ikkuna-style :class:`~unitrain.compat.ikkuna.Exporter` loop and inside a unitrain
 ``fit`` (``unitrain.bus.attach(trainer, sub)``).
 
-As in ikkuna: ``publications`` is a copy shaped ``{'DATA' | 'META': [topics]}``; a plotting
+As in ikkuna: ``subscriptions`` is ``{kind: subscription}`` (see
+:mod:`~unitrain.compat.ikkuna.subscription_view` for ``counter``); ``publications`` is a
+copy shaped ``{'DATA' | 'META': [topics]}``; a plotting
 subscriber keeps its :mod:`~unitrain.compat.ikkuna.visualization` backend in ``_backend``
 (also ``backend``), TensorBoard (``'tb'``) unless told otherwise (by default only when the
 tensorboard package is installed: without it nothing is plotted, with one warning), under
@@ -29,6 +31,7 @@ from unitrain.bus.messages import Message
 from unitrain.bus.subscriber import Subscriber as NativeSubscriber
 from unitrain.bus.subscription import Subscription, SynchronizedSubscription
 from unitrain.compat.ikkuna.messages import MessageBus, get_default_bus, ikkuna_view
+from unitrain.compat.ikkuna.subscription_view import SubscriptionView
 from unitrain.compat.ikkuna.visualization import (
     DEFAULT_BACKEND,
     Backend,
@@ -80,6 +83,23 @@ class _Compat:
             shaped.setdefault(kind, []).append(topic)
         return shaped
 
+    def _views(self) -> list[SubscriptionView]:
+        views: dict[Subscription, SubscriptionView] = self.__dict__.setdefault("_ikkuna_views", {})
+        native: list[Subscription] = self._subscription_list  # type: ignore[attr-defined]
+        return [views.setdefault(s, SubscriptionView(s)) for s in native]
+
+    @property
+    def subscriptions(self) -> Any:  # Any: the native base's is a list
+        """ikkuna's ``{kind: SubscriptionView}`` (each with its ``counter``)."""
+        return {kind: view for view in self._views() for kind in view.kinds}
+
+    def receive_bundles(self, bundles: StepBundles) -> None:
+        try:
+            super().receive_bundles(bundles)  # type: ignore[misc]
+        finally:  # counted after delivery: compute sees the count before its message
+            for view in self._views():
+                view.count(bundles)
+
     def process_messages(self, messages: Any) -> None:
         items = messages if isinstance(messages, list) else [messages]
         super().process_messages(items)  # type: ignore[misc]
@@ -88,7 +108,7 @@ class _Compat:
         """ikkuna's direct delivery of one message (outside a bus step)."""
         bundles = StepBundles(message.global_step, message.train_step, message.epoch)
         bundles.add(message)
-        self.receive_bundles(bundles)  # type: ignore[attr-defined]
+        self.receive_bundles(bundles)
 
 
 class Subscriber(_Compat, NativeSubscriber):

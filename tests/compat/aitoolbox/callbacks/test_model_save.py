@@ -86,9 +86,19 @@ def test_model_iteration_checkpoint(tmp_path: Path) -> None:
     loop.fit(num_epochs=2, callbacks=[checkpoint])
     names = sorted(os.listdir(_folder(loop, tmp_path) / "checkpoint_model"))
     stem = f"model_exp_{loop.experiment_timestamp}"
+    # aitoolbox's rule: every save_frequency-th iteration index but 0, named with its epoch
     assert names == sorted(
-        [f"{stem}_ITER2.pth", f"{stem}_ITER5.pth", f"{stem}_E0.pth", f"{stem}_E1.pth"]
+        [f"{stem}_E0_ITER3.pth", f"{stem}_E1_ITER6.pth", f"{stem}_E0.pth", f"{stem}_E1.pth"]
     )
+    saved = torch.load(
+        _folder(loop, tmp_path) / "checkpoint_model" / f"{stem}_E1_ITER6.pth", weights_only=True
+    )
+    assert (saved["epoch"], saved["iteration_idx"]) == (1, 6)
+    # aitoolbox's argument positions: save_frequency, project, experiment, folder, hyperparams
+    positional = ModelIterationCheckpoint(2, "p", "e", str(tmp_path), {"lr": 1})
+    assert (positional.project_name, positional.hyperparams) == ("p", {"lr": 1})
+    with pytest.raises(ConfigError, match="save_frequency"):
+        ModelIterationCheckpoint(0, "p", "e", str(tmp_path), {})
 
 
 def test_model_train_end_save(tmp_path: Path) -> None:
@@ -159,13 +169,25 @@ def test_tracking_loops_save_locally_by_default(tmp_path: Path) -> None:
 
 def test_each_tracking_loop_registers_its_savers(tmp_path: Path) -> None:
     only_checkpoints = _tracking(TrainLoopCheckpoint, tmp_path / "a", iteration_save_freq=2)
-    only_end = _tracking(TrainLoopEndSave, tmp_path / "b")
+    only_end = _tracking(
+        TrainLoopEndSave, tmp_path / "b", test_result_package=ClassificationResultPackage()
+    )
     assert [type(cb).__name__ for cb in only_checkpoints.tracking_callbacks()] == [
         "ModelIterationCheckpoint"
     ]
     assert [type(cb).__name__ for cb in only_end.tracking_callbacks()] == ["ModelTrainEndSave"]
     with pytest.raises(ConfigError, match="project_name"):
         _tracking(TrainLoopCheckpoint, tmp_path, project_name="")
+    # as in aitoolbox the savers wait in the handler's cache until the first registration
+    assert [type(cb).__name__ for cb in only_end.callbacks_handler.callbacks_cache] == [
+        "ModelTrainEndSave"
+    ]
+    with pytest.raises(ConfigError, match="both val_result_package and test_result_package"):
+        _tracking(TrainLoopEndSave, tmp_path / "c")
+    with pytest.raises(TypeError, match="not an AbstractResultPackage"):
+        _tracking(TrainLoopEndSave, tmp_path / "c", test_result_package=object())
+    with pytest.raises(ConfigError, match="iteration_save_freq"):
+        _tracking(TrainLoopCheckpoint, tmp_path / "c", iteration_save_freq=-1)
 
 
 def test_upload_goes_through_fsspec_urls(tmp_path: Path) -> None:

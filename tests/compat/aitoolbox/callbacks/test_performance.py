@@ -24,7 +24,9 @@ def test_evaluation_writes_metrics_into_the_history(capsys: pytest.CaptureFixtur
     assert len(history["val_Accuracy"]) == 2 and len(history["train_Accuracy"]) == 2
     y_pred, y_true, _ = loop.predict_on_validation_set(force_prediction=True)
     assert history["val_Accuracy"][-1] == pytest.approx(float((y_pred == y_true).float().mean()))
-    assert len(history["train_end_test_Accuracy"]) == 1
+    # aitoolbox evaluates train and val again at the end (not the test set)
+    assert len(history["train_end_val_Accuracy"]) == len(history["train_end_train_Accuracy"]) == 1
+    assert "train_end_test_Accuracy" not in history
     out = capsys.readouterr().out
     assert out.count("Performance report at epoch") == 2 and "val_Accuracy" in out
     assert report.last_report["val_Accuracy"] == history["val_Accuracy"][-1]

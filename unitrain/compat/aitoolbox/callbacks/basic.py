@@ -176,15 +176,14 @@ class FunctionOnTrainLoop(AbstractCallback):
             "after_gradient_update": after_gradient_update,
             "after_optimizer_step": after_optimizer_step,
         }
-        if not any(self.points.values()):
-            raise ConfigError(
-                "FunctionOnTrainLoop: no execution point selected; set at least one of "
-                f"{', '.join(self.points)} to True"
-            )
+
+    def execute_callback(self) -> None:
+        """Run the function now (with no point selected, this is the only way it runs)."""
+        self.fn_to_execute(self.train_loop_obj)
 
     def _run(self, point: str) -> None:
         if self.points[point]:
-            self.fn_to_execute(self.train_loop_obj)
+            self.execute_callback()
 
     def on_train_loop_registration(self) -> None:
         if self.points["after_gradient_update"] or self.points["after_optimizer_step"]:
@@ -250,6 +249,14 @@ class DataSubsetTestRun(AbstractCallback):
             "validation_loader": num_val_batches,
             "test_loader": num_test_batches,
         }
+
+    def on_train_loop_registration(self) -> None:
+        for attribute, size in self.sizes.items():
+            if size and getattr(self.train_loop_obj, attribute) is None:
+                raise ConfigError(
+                    f"DataSubsetTestRun: a subset of {attribute} was asked for, but the train "
+                    f"loop has no {attribute}; give the loop one or leave that count at 0"
+                )
 
     def on_train_begin(self) -> None:
         loop = self.train_loop_obj

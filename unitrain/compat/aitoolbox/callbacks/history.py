@@ -96,6 +96,33 @@ class MetricHistoryRename(TrainHistoryFormatter):
     def _set(self, value: Any) -> tuple[str, Any]:
         return self.new_metric_name, value
 
+    def check_if_history_updated(self, train_end_phase: bool) -> bool:
+        """aitoolbox's guard: the input metric has one value per epoch so far (one at the end
+        of training); else an error (``strict_metric_extract``) or a skip."""
+        history = self.train_loop_obj.train_history
+        first = self.input_metric_path.split("/")[0]
+        expected = 1 if train_end_phase else self.train_loop_obj.epoch + 1
+        found = len(history[first]) if first in history else 0
+        if found == expected:
+            return True
+        message = (
+            f"MetricHistoryRename: {self.input_metric_path!r} has {found} values in "
+            f"train_history, {expected} expected at this point; the callback that computes it "
+            "must run first (lower execution_order) and once per epoch"
+        )
+        if self.strict_metric_extract:
+            raise ConfigError(message)
+        print(message)
+        return False
+
+    def on_epoch_end(self) -> None:
+        if self.epoch_end and self.check_if_history_updated(False):
+            self.format_history()
+
+    def on_train_end(self) -> None:
+        if self.train_end and self.check_if_history_updated(True):
+            self.format_history()
+
 
 class _HistoryFiles(AbstractExperimentCallback):
     """Shared by the plot and file writer: when to write, into ``results/``."""
@@ -120,14 +147,14 @@ class _HistoryFiles(AbstractExperimentCallback):
     def on_train_loop_registration(self) -> None:
         self.try_infer_experiment_details(infer_cloud_details=True)
 
-    def write(self, folder: str) -> list[str]:
-        """Write the files into ``folder``; return their paths."""
+    def write(self, folder: str, prefix: str) -> list[str]:
+        """Write the files into ``folder`` (``results/``); return their paths."""
         raise NotImplementedError
 
-    def _write(self, label: str) -> None:
-        folder = os.path.join(experiment_dir(self), "results", label)
+    def _write(self, prefix: str) -> None:
+        folder = os.path.join(experiment_dir(self), "results")
         os.makedirs(folder, exist_ok=True)
-        for path in self.write(folder):
+        for path in self.write(folder, prefix):
             self.saved_paths.append(path)
             upload(self, path)
             self.message_service.write_message(
@@ -136,11 +163,11 @@ class _HistoryFiles(AbstractExperimentCallback):
 
     def on_epoch_end(self) -> None:
         if self.epoch_end:
-            self._write(f"epoch_{self.train_loop_obj.epoch}")
+            self._write("")
 
     def on_train_end(self) -> None:
         if self.train_end:
-            self._write("train_end")
+            self._write("train_end_")
 
 
 class ModelTrainHistoryFileWriter(_HistoryFiles):
@@ -161,18 +188,30 @@ class ModelTrainHistoryFileWriter(_HistoryFiles):
             ("txt", "tsv", "csv"),
             **experiment,
         )
+        self.columns: list[str] | None = None  # the tsv / csv header written last
 
-    def write(self, folder: str) -> list[str]:
+    def write(self, folder: str, prefix: str) -> list[str]:
+        """Append this epoch's latest values to ``results/<prefix>results.<format>``, as
+        aitoolbox did: a titled block per epoch (txt), or a table row, with a new header
+        under ``NEW_METRICS_DETECTED`` when the metrics change (tsv / csv)."""
         history = self.train_loop_obj.train_history
-        names = [name for name, values in history.items() if values]
-        rows = max((len(history[name]) for name in names), default=0)
-        path = os.path.join(folder, f"train_history.{self.file_format}")
-        with open(path, "w", newline="") as handle:
+        latest = {name: values[-1] for name, values in history.items() if values}
+        epoch = self.train_loop_obj.epoch
+        path = os.path.join(folder, f"{prefix}results.{self.file_format}")
+        with open(path, "a", newline="") as handle:
+            if self.file_format == "txt":
+                handle.write(f"============================\nEpoch: {epoch}\n")
+                handle.write("============================\n")
+                handle.writelines(f"{name}:\t{value}\n" for name, value in latest.items())
+                handle.write("\n\n")
+                return [path]
             writer = csv.writer(handle, delimiter="," if self.file_format == "csv" else "\t")
-            writer.writerow(["epoch", *names])
-            for epoch in range(rows):
-                values = [history[n][epoch] if epoch < len(history[n]) else "" for n in names]
-                writer.writerow([epoch, *values])
+            if self.columns is None or sorted(self.columns) != sorted(latest):
+                if self.columns is not None:
+                    writer.writerow(["NEW_METRICS_DETECTED"])
+                self.columns = list(latest)
+                writer.writerow(["Epoch", *self.columns])
+            writer.writerow([epoch, *(latest[name] for name in self.columns)])
         return [path]
 
 
@@ -198,14 +237,18 @@ class ModelTrainHistoryPlot(_HistoryFiles):
 
         require_pyplot("ModelTrainHistoryPlot")
 
-    def write(self, folder: str) -> list[str]:
+    def write(self, folder: str, prefix: str) -> list[str]:
+        """One curve per metric with more than one value, in
+        ``results/<prefix>plots_epoch_<epoch>/`` (aitoolbox's folder)."""
         from unitrain.compat.aitoolbox.plotting import require_pyplot
 
         plt = require_pyplot("ModelTrainHistoryPlot")
+        folder = os.path.join(folder, f"{prefix}plots_epoch_{self.train_loop_obj.epoch}")
+        os.makedirs(folder, exist_ok=True)
         paths = []
         for name, values in self.train_loop_obj.train_history.items():
             numbers = [v for v in values if isinstance(v, int | float)]
-            if not numbers:
+            if len(numbers) < 2:
                 continue
             figure = plt.figure()
             plt.plot(range(len(numbers)), numbers)

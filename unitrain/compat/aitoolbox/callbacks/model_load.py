@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 from unitrain.compat.aitoolbox.abstract import AbstractExperimentCallback
@@ -19,7 +18,8 @@ class ModelLoadContinueTraining(AbstractExperimentCallback):
 
     The checkpoint is ``<root>/<project>/<experiment>_<saved_experiment_timestamp>/
     <saved_model_dir>/model_<experiment>_<timestamp>_E<epoch_num>.pth``; ``epoch_num=None``
-    takes the latest epoch. It loads with ``torch.load(weights_only=True)``.
+    takes the final model ``model_<experiment>_<timestamp>.pth`` (aitoolbox's rule). It loads
+    with ``torch.load(weights_only=True)``.
     """
 
     def __init__(
@@ -29,6 +29,8 @@ class ModelLoadContinueTraining(AbstractExperimentCallback):
         epoch_num: int | None = None,
         ignore_saved_schedulers: bool = False,
         ignore_missing_saved_schedulers: bool = False,
+        used_data_parallel: bool = False,
+        custom_local_loader_class: Any = None,
         project_name: str | None = None,
         experiment_name: str | None = None,
         local_model_result_folder_path: str | None = None,
@@ -51,50 +53,56 @@ class ModelLoadContinueTraining(AbstractExperimentCallback):
         self.epoch_num = epoch_num
         self.ignore_saved_schedulers = ignore_saved_schedulers
         self.ignore_missing_saved_schedulers = ignore_missing_saved_schedulers
+        self.used_data_parallel = used_data_parallel
+        if custom_local_loader_class is not None:
+            raise ConfigError(
+                "ModelLoadContinueTraining(custom_local_loader_class=...): custom loader "
+                "classes are not supported; the model file is read with "
+                "torch.load(weights_only=True)"
+            )
         self.checkpoint: dict[str, Any] = {}
         self.checkpoint_path = ""
 
     def find_checkpoint(self) -> str:
-        """The path of the checkpoint to load."""
+        """The path of the model file to load: the final model (``ModelTrainEndSave``'s
+        ``model_<experiment>_<timestamp>.pth``) when ``epoch_num`` is None, else epoch
+        ``epoch_num``'s checkpoint, both in ``saved_model_dir``, as aitoolbox looked them up."""
         folder = os.path.join(
             str(self.local_model_result_folder_path),
             str(self.project_name),
             f"{self.experiment_name}_{self.saved_experiment_timestamp}",
             self.saved_model_dir,
         )
-        stem = f"model_{self.experiment_name}_{self.saved_experiment_timestamp}_E"
-        pattern = re.compile(re.escape(stem) + r"(\d+)\.pth$")
-        epochs = {}
-        if os.path.isdir(folder):
-            for name in os.listdir(folder):
-                match = pattern.match(name)
-                if match:
-                    epochs[int(match.group(1))] = os.path.join(folder, name)
-        wanted = max(epochs) if self.epoch_num is None and epochs else self.epoch_num
-        if wanted not in epochs:
+        stem = f"model_{self.experiment_name}_{self.saved_experiment_timestamp}"
+        name = f"{stem}.pth" if self.epoch_num is None else f"{stem}_E{self.epoch_num}.pth"
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            found = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
             raise ConfigError(
-                f"ModelLoadContinueTraining: no checkpoint for epoch "
-                f"{'latest' if self.epoch_num is None else self.epoch_num} in {folder} "
-                f"(found epochs {sorted(epochs)}); check saved_experiment_timestamp, "
+                f"ModelLoadContinueTraining: no model file {name} in {folder} (found "
+                f"{found}); check saved_experiment_timestamp, saved_model_dir ('model' holds "
+                "the final model, 'checkpoint_model' the per-epoch ones), epoch_num, "
                 "project_name, experiment_name and local_model_result_folder_path"
             )
-        return epochs[wanted]
+        return path
 
     def on_train_loop_registration(self) -> None:
         self.try_infer_experiment_details(infer_cloud_details=False)
         self.checkpoint_path = self.find_checkpoint()
+        # weights_only: a model file cannot run code when it is loaded
         self.checkpoint = load_weights_only(self.checkpoint_path, "aitoolbox model checkpoint")
         loop = self.train_loop_obj
-        loop.model.load_state_dict(self.checkpoint["model_state_dict"])
+        state_dict = self.checkpoint["model_state_dict"]
+        if self.used_data_parallel:  # saved from a DataParallel: drop the ``module.`` prefix
+            state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+        loop.model.load_state_dict(state_dict)
         optimizer: Any = loop.optimizer
         optimizer.load_state_dict(self.checkpoint["optimizer_state_dict"])
         if self.checkpoint.get("amp") is not None:
             loop.amp_scaler_state = self.checkpoint["amp"]
-        state = loop.state
-        state.epoch = int(self.checkpoint["epoch"]) + 1
-        state.micro_step = int(self.checkpoint["iteration_idx"]) + 1
-        state.global_step = state.micro_step // loop.grad_accumulation
-        print(f"Loaded checkpoint {self.checkpoint_path}; continuing at epoch {state.epoch}.")
+        # As in aitoolbox only the epoch is restored: training continues at the next one.
+        loop.epoch = int(self.checkpoint["epoch"]) + 1
+        print(f"Loaded {self.checkpoint_path}; continuing at epoch {loop.epoch}.")
 
     def on_train_begin(self) -> None:
         if self.ignore_saved_schedulers:

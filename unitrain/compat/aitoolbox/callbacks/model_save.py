@@ -59,10 +59,26 @@ class _Saver(AbstractExperimentCallback):
         self.hyperparams_saved = False
         self.saved_paths: list[str] = []
 
+    @property
+    def _hyperparams_already_saved(self) -> bool:
+        """aitoolbox's name of :attr:`hyperparams_saved`."""
+        return self.hyperparams_saved
+
     def on_train_loop_registration(self) -> None:
+        optimizer = self.train_loop_obj.optimizer  # None: a native trainer makes it at fit
+        if optimizer is not None and not callable(getattr(optimizer, "state_dict", None)):
+            raise AttributeError(
+                f"{self.callback_name}: the train loop's optimizer "
+                f"({type(self.train_loop_obj.optimizer).__name__}) has no state_dict(), which "
+                "a checkpoint needs; give it one or do not save checkpoints"
+            )
         self.try_infer_experiment_details(infer_cloud_details=True)
         if not self.train_loop_obj.lazy_experiment_save:
             self.save_hyperparams_once()
+
+    def save_hyperparams(self) -> None:
+        """aitoolbox's name of :meth:`save_hyperparams_once`."""
+        self.save_hyperparams_once()
 
     def save_hyperparams_once(self) -> None:
         """Write the hyperparameters (and source copies) into the experiment folder once."""
@@ -159,21 +175,54 @@ class ModelCheckpoint(_Saver):
 
 
 class ModelIterationCheckpoint(ModelCheckpoint):
-    """Also save a checkpoint every ``save_frequency`` training iterations (``_ITER<n>``)."""
+    """Also save a checkpoint at every ``save_frequency``-th training iteration index (not
+    index 0): ``<stem>_E<epoch>_ITER<total_iteration_idx>.pth``, as aitoolbox did. The
+    arguments take aitoolbox's positions."""
 
-    def __init__(self, save_frequency: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if save_frequency < 1:
-            raise ConfigError(f"ModelIterationCheckpoint(save_frequency={save_frequency}): >= 1")
+    def __init__(
+        self,
+        save_frequency: int,
+        project_name: str | None = None,
+        experiment_name: str | None = None,
+        local_model_result_folder_path: str | None = None,
+        hyperparams: Mapping[str, Any] | None = None,
+        cloud_save_mode: str | None = None,
+        bucket_name: str | None = None,
+        cloud_dir_prefix: str | None = None,
+        rm_subopt_local_models: bool | str = False,
+        num_best_checkpoints_kept: int = 2,
+        source_dirs: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        super().__init__(
+            project_name,
+            experiment_name,
+            local_model_result_folder_path,
+            hyperparams,
+            cloud_save_mode,
+            bucket_name,
+            cloud_dir_prefix,
+            rm_subopt_local_models,
+            num_best_checkpoints_kept,
+            source_dirs,
+        )
+        if (
+            isinstance(save_frequency, bool)
+            or not isinstance(save_frequency, int)
+            or (save_frequency < 1)
+        ):
+            raise ConfigError(
+                f"ModelIterationCheckpoint(save_frequency={save_frequency!r}): an int >= 1"
+            )
         self.callback_name = "Model checkpoint every N iterations"
         self.save_frequency = save_frequency
 
     def on_batch_end(self) -> None:
         loop = self.train_loop_obj
         index = loop.total_iteration_idx
-        if (index + 1) % self.save_frequency == 0:
+        if index > 0 and index % self.save_frequency == 0:
             payload = checkpoint_payload(loop, self.hyperparams)
-            self.save("checkpoint_model", f"{self.file_stem()}_ITER{index}.pth", payload)
+            name = f"{self.file_stem()}_E{loop.epoch}_ITER{index}.pth"
+            self.save("checkpoint_model", name, payload)
 
 
 class ModelTrainEndSave(_Saver):
@@ -209,17 +258,23 @@ class ModelTrainEndSave(_Saver):
             source_dirs,
             execution_order=101,
         )
+        self.val_result_package = val_result_package
+        self.test_result_package = test_result_package
         self.result_packages = {"val": val_result_package, "test": test_result_package}
+        self.result_package: Any = None  # the evaluated package(s), set at the end of training
         self.results: dict[str, Any] = {}
 
     def on_train_loop_registration(self) -> None:
         super().on_train_loop_registration()
         loop = self.train_loop_obj
-        for split, attribute in (("val", "validation_loader"), ("test", "test_loader")):
-            if self.result_packages[split] is not None and getattr(loop, attribute) is None:
-                raise ConfigError(
-                    f"ModelTrainEndSave: a {split}_result_package was given but the train "
-                    f"loop has no {attribute}"
+        for package in self.result_packages.values():
+            settle = getattr(package, "set_experiment_dir_path_for_additional_results", None)
+            if callable(settle):  # packages that write extra files learn the folder now
+                settle(
+                    project_name=self.project_name,
+                    experiment_name=self.experiment_name,
+                    experiment_timestamp=loop.experiment_timestamp,
+                    local_model_result_folder_path=self.local_model_result_folder_path,
                 )
 
     def on_train_end(self) -> None:
@@ -233,6 +288,7 @@ class ModelTrainEndSave(_Saver):
             self.results[split] = package.prepare_result_package(
                 y_true, y_pred, hyperparameters=self.hyperparams
             )
+            self.result_package = package  # the last evaluated one (aitoolbox combined them)
             labels = {"y_true": torch.as_tensor(y_true), "y_pred": torch.as_tensor(y_pred)}
             self.save("results", f"predictions_{split}.pt", labels)
         self.save("model", f"{stem}.pth", checkpoint_payload(loop, self.hyperparams))

@@ -6,24 +6,25 @@ import copy
 from typing import Any
 
 from unitrain.compat.aitoolbox.abstract import AbstractCallback
-from unitrain.compat.aitoolbox.result_packages import AbstractResultPackage
 from unitrain.errors import ConfigError
 
 __all__ = ["ModelPerformanceEvaluation", "ModelPerformancePrintReport"]
 
 
 class ModelPerformanceEvaluation(AbstractCallback):
-    """Evaluate a result package on the train / validation predictions into the history.
+    """Evaluate a result package on the validation (and/or train) predictions into the history.
 
-    Each epoch (``on_each_epoch``, every ``eval_frequency`` epochs) it writes
-    ``train_<metric>`` / ``val_<metric>``; at the end of training ``train_end_train_<m>``,
-    ``train_end_val_<m>`` and, with a test loader, ``train_end_test_<m>``. Predictions come
-    from the loop's cached prediction passes, so several evaluators share one pass.
+    As in aitoolbox: each epoch (``on_each_epoch``, every ``eval_frequency`` epochs)
+    ``val_<metric>`` / ``train_<metric>`` are written, and at the end of training
+    ``train_end_val_<metric>`` / ``train_end_train_<metric>``. ``result_package`` itself is
+    evaluated on the validation set; a deep copy of it (``train_result_package``) on the train
+    set. Predictions come from the loop's cached passes, so several evaluators share one.
+    A package with ``requires_loss`` also gets the split's loss in ``additional_results``.
     """
 
     def __init__(
         self,
-        result_package: AbstractResultPackage,
+        result_package: Any,
         args: dict[str, Any] | None = None,
         on_each_epoch: bool = True,
         on_train_data: bool = False,
@@ -32,60 +33,94 @@ class ModelPerformanceEvaluation(AbstractCallback):
         if_available_output_to_project_dir: bool = True,
     ) -> None:
         super().__init__("Model performance calculator - evaluator")
-        if not isinstance(result_package, AbstractResultPackage):
+        if not callable(getattr(result_package, "prepare_result_package", None)):
             raise ConfigError(
-                f"ModelPerformanceEvaluation(result_package=...): expected a result package, "
-                f"got {type(result_package).__name__}"
+                f"ModelPerformanceEvaluation(result_package=...): expected a result package "
+                f"(with prepare_result_package), got {type(result_package).__name__}"
             )
         if not (on_train_data or on_val_data):
             raise ConfigError("ModelPerformanceEvaluation: set on_train_data or on_val_data")
         if eval_frequency is not None and eval_frequency < 1:
             raise ConfigError(f"ModelPerformanceEvaluation(eval_frequency={eval_frequency}): >= 1")
         self.result_package = result_package
-        self.args = dict(args or {})
+        self.args = args
         self.on_each_epoch = on_each_epoch
         self.on_train_data = on_train_data
         self.on_val_data = on_val_data
         self.eval_frequency = eval_frequency
         self.if_available_output_to_project_dir = if_available_output_to_project_dir
+        if on_train_data:
+            self.train_result_package = copy.deepcopy(result_package)
 
     def on_train_loop_registration(self) -> None:
-        if self.on_val_data and self.train_loop_obj.validation_loader is None:
-            raise ConfigError(
-                "ModelPerformanceEvaluation(on_val_data=True): the train loop has no "
-                "validation_loader; give one or set on_val_data=False"
-            )
-
-    def _evaluate(self, split: str) -> dict[str, Any]:
         loop = self.train_loop_obj
-        predict = {
-            "train": loop.predict_on_train_set,
-            "val": loop.predict_on_validation_set,
-            "test": loop.predict_on_test_set,
-        }[split]
-        y_pred, y_true, _ = predict()
-        package = copy.deepcopy(self.result_package)  # one package object per split
-        return package.prepare_result_package(y_true, y_pred, hyperparameters=self.args)
+        tracked = all(
+            hasattr(loop, name)
+            for name in ("project_name", "experiment_name", "local_model_result_folder_path")
+        )
+        settle = getattr(
+            self.result_package, "set_experiment_dir_path_for_additional_results", None
+        )
+        if self.if_available_output_to_project_dir and tracked and callable(settle):
+            settle(
+                loop.project_name,  # type: ignore[attr-defined]
+                loop.experiment_name,  # type: ignore[attr-defined]
+                loop.experiment_timestamp,
+                loop.local_model_result_folder_path,  # type: ignore[attr-defined]
+            )
+        for package in self._packages():
+            metric: Any = getattr(package, "metric", None)
+            if callable(getattr(metric, "to", None)):  # a torchmetrics package
+                metric.to(loop.device)
 
-    def _splits(self) -> list[str]:
-        return [s for s, on in (("train", self.on_train_data), ("val", self.on_val_data)) if on]
+    def _packages(self) -> list[Any]:
+        chosen = [self.train_result_package] if self.on_train_data else []
+        return chosen + ([self.result_package] if self.on_val_data else [])
+
+    def evaluate_model_performance(self, prefix: str = "") -> None:
+        """Prepare the package(s) on the current predictions; store the results."""
+        loop = self.train_loop_obj
+        if self.on_train_data:
+            y_pred, y_true, extra = loop.predict_on_train_set()
+            if getattr(self.train_result_package, "requires_loss", False):
+                extra["loss"] = loop.evaluate_loss_on_train_set()
+            self.train_result_package.prepare_result_package(
+                y_true, y_pred, hyperparameters=self.args, additional_results=extra
+            )
+        if self.on_val_data:
+            y_pred, y_true, extra = loop.predict_on_validation_set()
+            if getattr(self.result_package, "requires_loss", False):
+                extra["loss"] = loop.evaluate_loss_on_validation_set(float_dict_format=True)
+            self.result_package.prepare_result_package(
+                y_true, y_pred, hyperparameters=self.args, additional_results=extra
+            )
+        self.store_evaluated_metrics_to_history(prefix=prefix)
+
+    def store_evaluated_metrics_to_history(self, prefix: str = "") -> None:
+        """Insert ``<prefix>train_<m>`` / ``<prefix>val_<m>`` for each evaluated metric."""
+        loop = self.train_loop_obj
+        main = self.result_package if self.on_val_data else self.train_result_package
+        for name in main.get_results():
+            if self.on_train_data:
+                value = self.train_result_package.get_results()[name]
+                loop.insert_metric_result_into_history(f"{prefix}train_{name}", value)
+            if self.on_val_data:
+                value = self.result_package.get_results()[name]
+                loop.insert_metric_result_into_history(f"{prefix}val_{name}", value)
 
     def on_epoch_end(self) -> None:
-        loop = self.train_loop_obj
-        if not self.on_each_epoch:
-            return
-        if self.eval_frequency is not None and loop.epoch % self.eval_frequency:
-            return
-        for split in self._splits():
-            for name, value in self._evaluate(split).items():
-                loop.insert_metric_result_into_history(f"{split}_{name}", value)
+        if self.on_each_epoch:
+            if self.eval_frequency is None or self.train_loop_obj.epoch % self.eval_frequency == 0:
+                self.evaluate_model_performance()
+            else:
+                print(f"Skipping performance evaluation at epoch {self.train_loop_obj.epoch}.")
+        for package in self._packages():
+            reset = getattr(package, "metric_reset", None)
+            if callable(reset):  # a torchmetrics package accumulates per epoch
+                reset()
 
     def on_train_end(self) -> None:
-        loop = self.train_loop_obj
-        splits = self._splits() + (["test"] if loop.test_loader is not None else [])
-        for split in splits:
-            for name, value in self._evaluate(split).items():
-                loop.insert_metric_result_into_history(f"train_end_{split}_{name}", value)
+        self.evaluate_model_performance(prefix="train_end_")
 
 
 class ModelPerformancePrintReport(AbstractCallback):

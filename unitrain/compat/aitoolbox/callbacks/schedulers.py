@@ -10,7 +10,7 @@ The warm-up formulas are those of Hugging Face ``transformers``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -62,6 +62,16 @@ class AbstractScheduler(AbstractCallback):
         raise NotImplementedError
 
     def on_train_loop_registration(self) -> None:
+        if self.train_loop_obj.optimizers():
+            self.build_schedulers()
+
+    def on_train_begin(self) -> None:
+        # On a native Trainer the optimizers exist only once the fit starts.
+        if not self.schedulers:
+            self.build_schedulers()
+
+    def build_schedulers(self) -> None:
+        """Make the scheduler(s) for the loop's optimizer(s)."""
         optimizers = self.train_loop_obj.optimizers()
         if self.optimizer_idx is not None:
             if not 0 <= self.optimizer_idx < len(optimizers):
@@ -145,14 +155,16 @@ class LambdaLRScheduler(AbstractScheduler):
         execute_epoch_end: bool = True,
         execute_batch_end: bool = False,
         optimizer_idx: int | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__("LambdaLR scheduler", execute_epoch_end, execute_batch_end, optimizer_idx)
         if not (execute_epoch_end or execute_batch_end):
             raise ConfigError("LambdaLRScheduler: set execute_epoch_end or execute_batch_end")
         self.lr_lambda_list = lr_lambda_list
+        self.kwargs = kwargs  # more LambdaLR arguments, e.g. last_epoch when resuming
 
     def build_scheduler(self, optimizer: torch.optim.Optimizer) -> Any:
-        return lr_scheduler.LambdaLR(optimizer, self.lr_lambda_list)  # type: ignore[arg-type]
+        return lr_scheduler.LambdaLR(optimizer, self.lr_lambda_list, **self.kwargs)  # type: ignore[arg-type]
 
 
 class _WarmupScheduler(LambdaLRScheduler):
@@ -163,19 +175,21 @@ class _WarmupScheduler(LambdaLRScheduler):
         self,
         num_warmup_steps: int,
         num_training_steps: int | None = None,
+        last_epoch: int = -1,
         optimizer_idx: int | None = None,
+        **kwargs: Any,
     ) -> None:
         if num_warmup_steps < 0:
             raise ConfigError(f"{type(self).__name__}(num_warmup_steps={num_warmup_steps}): >= 0")
         self.num_warmup_steps = num_warmup_steps
         self.num_training_steps = num_training_steps
-        super().__init__(self._factor, False, True, optimizer_idx)
+        super().__init__(self._factor, False, True, optimizer_idx, last_epoch=last_epoch, **kwargs)
         self.callback_name = type(self).__name__
 
-    def on_train_loop_registration(self) -> None:
+    def build_schedulers(self) -> None:
         if self.num_training_steps is None:
             self.num_training_steps = self.train_loop_obj.get_num_training_steps()
-        super().on_train_loop_registration()
+        super().build_schedulers()
 
     def warmup(self, step: int) -> float | None:
         """The warm-up factor, or ``None`` after the warm-up."""
@@ -195,8 +209,14 @@ class _WarmupScheduler(LambdaLRScheduler):
 class ConstantWithWarmupScheduler(_WarmupScheduler):
     """Linear warm-up to the base LR, then constant."""
 
-    def __init__(self, num_warmup_steps: int, optimizer_idx: int | None = None) -> None:
-        super().__init__(num_warmup_steps, 0, optimizer_idx)
+    def __init__(
+        self,
+        num_warmup_steps: int,
+        last_epoch: int = -1,
+        optimizer_idx: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_warmup_steps, 0, last_epoch, optimizer_idx, **kwargs)
 
     def _factor(self, step: int) -> float:
         warm = self.warmup(step)
@@ -219,10 +239,12 @@ class CosineWithWarmupScheduler(_WarmupScheduler):
         num_warmup_steps: int,
         num_training_steps: int | None = None,
         num_cycles: float = 0.5,
+        last_epoch: int = -1,
         optimizer_idx: int | None = None,
+        **kwargs: Any,
     ) -> None:
         self.num_cycles = num_cycles
-        super().__init__(num_warmup_steps, num_training_steps, optimizer_idx)
+        super().__init__(num_warmup_steps, num_training_steps, last_epoch, optimizer_idx, **kwargs)
 
     def _factor(self, step: int) -> float:
         warm = self.warmup(step)
@@ -240,10 +262,12 @@ class HardRestartsCosineWithWarmupScheduler(_WarmupScheduler):
         num_warmup_steps: int,
         num_training_steps: int | None = None,
         num_cycles: int = 1,
+        last_epoch: int = -1,
         optimizer_idx: int | None = None,
+        **kwargs: Any,
     ) -> None:
         self.num_cycles = num_cycles
-        super().__init__(num_warmup_steps, num_training_steps, optimizer_idx)
+        super().__init__(num_warmup_steps, num_training_steps, last_epoch, optimizer_idx, **kwargs)
 
     def _factor(self, step: int) -> float:
         warm = self.warmup(step)
@@ -272,7 +296,7 @@ class ReduceLROnPlateauScheduler(AbstractScheduler):
 
     def on_epoch_end(self) -> None:
         loss = self.train_loop_obj.evaluate_loss_on_validation_set()
-        if isinstance(loss, dict):
+        if isinstance(loss, Mapping):
             if self.main_multi_loss is None:
                 raise ConfigError(
                     "ReduceLROnPlateauScheduler: the validation loss is a MultiLoss "

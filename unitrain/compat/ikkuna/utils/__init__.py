@@ -11,9 +11,11 @@ from unitrain.compat.ikkuna.utils.utils import (
     DatasetMeta,
     available_optimizers,
     create_optimizer,
+    get_memory_stats,
     get_model,
     initialize_model,
     load_dataset,
+    make_fill_polygons,
     seed_everything,
 )
 
@@ -24,8 +26,10 @@ __all__ = [
     "available_optimizers",
     "create_optimizer",
     "freeze_module",
+    "get_memory_stats",
     "get_model",
     "initialize_model",
     "load_dataset",
+    "make_fill_polygons",
     "seed_everything",
 ]

@@ -1,4 +1,5 @@
-"""ikkuna's training-script helpers: datasets, seeding, optimizers and models by name."""
+"""ikkuna's training-script helpers: datasets, seeding, optimizers and models by name, GPU
+memory figures and the fill polygons of its 3-D histogram plots."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ __all__ = [
     "DatasetMeta",
     "available_optimizers",
     "create_optimizer",
+    "get_memory_stats",
     "get_model",
     "initialize_model",
     "load_dataset",
+    "make_fill_polygons",
     "seed_everything",
 ]
 
@@ -180,3 +183,48 @@ def _meta(dataset: Any) -> DatasetMeta:
     else:
         (height, width), channels = sample.shape, 1
     return DatasetMeta(dataset, classes, (len(dataset), height, width, channels))
+
+
+_UNITS = ("b", "kb", "mb", "gb")
+
+
+def get_memory_stats(mode: str = "total", unit: str = "mb") -> dict[int, float]:
+    """``{device index: memory}`` of every CUDA device: its ``'total'``, ``'used'`` or
+    ``'free'`` memory in ``unit`` (``'b'``, ``'kb'``, ``'mb'``, ``'gb'``, powers of 1024).
+
+    ikkuna asked ``nvidia-smi`` (whole MiB, and an error without it); this asks the CUDA
+    driver through torch, so the figures are exact bytes scaled, and a machine without CUDA
+    has no devices: ``{}``."""
+    if mode not in ("total", "used", "free"):
+        raise ConfigError(f"get_memory_stats(mode={mode!r}): use 'total', 'used' or 'free'")
+    if unit not in _UNITS:
+        raise ConfigError(f"get_memory_stats(unit={unit!r}): use one of {', '.join(_UNITS)}")
+    if not torch.cuda.is_available():
+        return {}
+    scale = 1024 ** _UNITS.index(unit)
+    stats: dict[int, float] = {}
+    for index in range(torch.cuda.device_count()):
+        free, total = torch.cuda.mem_get_info(index)
+        size = {"total": total, "free": free, "used": total - free}[mode]
+        stats[index] = size / scale
+    return stats
+
+
+def make_fill_polygons(xs: Sequence[float], ys: Sequence[float], zs: Sequence[float]) -> Any:
+    """A matplotlib ``Poly3DCollection`` filling the space between the 3-D line through
+    ``(xs[k], ys[k], zs[k])`` and ``z = 0``: one quadrilateral per segment."""
+    if not len(xs) == len(ys) == len(zs):
+        raise ConfigError(
+            f"make_fill_polygons: xs, ys and zs must be as long as each other, got "
+            f"{len(xs)}, {len(ys)} and {len(zs)}"
+        )
+    # matplotlib is imported only when drawing
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection  # type: ignore[import-untyped]
+
+    quads = []
+    for k in range(len(xs) - 1):
+        corners_x = [xs[k], xs[k + 1], xs[k + 1], xs[k]]
+        corners_y = [ys[k], ys[k + 1], ys[k + 1], ys[k]]
+        corners_z = [zs[k], zs[k + 1], 0.0, 0.0]
+        quads.append(list(zip(corners_x, corners_y, corners_z, strict=True)))
+    return Poly3DCollection(quads)

@@ -1,11 +1,12 @@
 """``ikkuna.export.subscriber`` at its unitrain path: the base classes and every shipped
 subscriber (ikkuna found the shipped ones through entry points; here they are plain names).
 
-Not provided: ``HessianEigenSubscriber`` (it needs double backward through the user's loss
-on every sampled batch; use a native plugin for curvature) and ``BatchedSVCCASubscriber``.
+``HessianEigenSubscriber`` is always present (ikkuna installed it only with the
+``hessian_eigenthings`` package; here the power iteration is the adapter's own).
 """
 
 from unitrain.compat.ikkuna.export.subscriber.condition import ConditionNumberSubscriber
+from unitrain.compat.ikkuna.export.subscriber.hessian_eig import HessianEigenSubscriber
 from unitrain.compat.ikkuna.export.subscriber.histogram import HistogramSubscriber
 from unitrain.compat.ikkuna.export.subscriber.loss import LossSubscriber
 from unitrain.compat.ikkuna.export.subscriber.mean import MeanSubscriber
@@ -21,14 +22,19 @@ from unitrain.compat.ikkuna.export.subscriber.subscriber import (
     SynchronizedSubscription,
 )
 from unitrain.compat.ikkuna.export.subscriber.sum import SumSubscriber
-from unitrain.compat.ikkuna.export.subscriber.svcca import SVCCASubscriber
+from unitrain.compat.ikkuna.export.subscriber.svcca import (
+    BatchedSVCCASubscriber,
+    SVCCASubscriber,
+)
 from unitrain.compat.ikkuna.export.subscriber.test_accuracy import TestAccuracySubscriber
 from unitrain.compat.ikkuna.export.subscriber.train_accuracy import TrainAccuracySubscriber
 from unitrain.compat.ikkuna.export.subscriber.variance import VarianceSubscriber
 
 __all__ = [
+    "BatchedSVCCASubscriber",
     "CallbackSubscriber",
     "ConditionNumberSubscriber",
+    "HessianEigenSubscriber",
     "HistogramSubscriber",
     "LossSubscriber",
     "MeanSubscriber",

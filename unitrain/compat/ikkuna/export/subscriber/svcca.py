@@ -13,8 +13,12 @@ position as a sample of ``C`` features, as in ikkuna. The similarity is plotted 
 
 Differences on purpose: the computation is torch's (ikkuna needed Google's ``svcca``
 package and numpy); the activations are recorded with forward hooks of this subscriber (ikkuna
-re-published them on the bus under the tag ``svcca_testing``); ``BatchedSVCCASubscriber`` is
-not provided (``batch_size`` only splits the forward pass).
+re-published them on the bus under the tag ``svcca_testing``).
+
+``BatchedSVCCASubscriber`` pushes the samples through in batches of ``batch_size`` (256 by
+default, as ikkuna) and compares the concatenated activations, so its similarity equals the
+unbatched one; ``SVCCASubscriber`` is the same with one batch of ``n`` (as in ikkuna, where it
+is the subclass; here ``batch_size=`` is still accepted).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from unitrain.compat.ikkuna.messages import MessageBus
 from unitrain.compat.ikkuna.subscriber import PlotSubscriber, Subscription
 from unitrain.compat.ikkuna.visualization import DEFAULT_BACKEND
 
-__all__ = ["SVCCASubscriber", "svcca_similarity"]
+__all__ = ["BatchedSVCCASubscriber", "SVCCASubscriber", "svcca_similarity"]
 
 
 def _reduce(activations: torch.Tensor, keep: float) -> torch.Tensor:
@@ -65,8 +69,8 @@ def _as_matrix(activations: torch.Tensor) -> torch.Tensor:
     return activations.reshape(activations.shape[0], -1)
 
 
-class SVCCASubscriber(PlotSubscriber):
-    """``SVCCASubscriber(dataset_meta, n, forward_fn, freeze_at=10, batch_size=None,
+class BatchedSVCCASubscriber(PlotSubscriber):
+    """``BatchedSVCCASubscriber(dataset_meta, n, forward_fn, freeze_at=10, batch_size=256,
     message_bus=None, tag='default', subsample=1, ylims=None, backend='tb')``."""
 
     def __init__(
@@ -75,7 +79,7 @@ class SVCCASubscriber(PlotSubscriber):
         n: int,
         forward_fn: Callable[[torch.Tensor], Any],
         freeze_at: float = 10.0,
-        batch_size: int | None = None,
+        batch_size: int | None = 256,
         message_bus: MessageBus | None = None,
         tag: str = "default",
         subsample: int = 1,
@@ -167,3 +171,37 @@ class SVCCASubscriber(PlotSubscriber):
                 freeze_module(module)
                 self._ignored.add(module)
                 self._previous.pop(module, None)
+
+
+class SVCCASubscriber(BatchedSVCCASubscriber):
+    """``SVCCASubscriber(dataset_meta, n, forward_fn, freeze_at=10, batch_size=None,
+    message_bus=None, tag='default', subsample=1, ylims=None, backend='tb')``: one forward
+    pass of all ``n`` samples unless ``batch_size`` is given."""
+
+    def __init__(
+        self,
+        dataset_meta: Any,
+        n: int,
+        forward_fn: Callable[[torch.Tensor], Any],
+        freeze_at: float = 10.0,
+        batch_size: int | None = None,
+        message_bus: MessageBus | None = None,
+        tag: str = "default",
+        subsample: int = 1,
+        ylims: Any = None,
+        backend: Any = DEFAULT_BACKEND,
+        modules: Any = None,
+    ) -> None:
+        super().__init__(
+            dataset_meta,
+            n,
+            forward_fn,
+            freeze_at,
+            batch_size or n,
+            message_bus,
+            tag,
+            subsample,
+            ylims,
+            backend,
+            modules,
+        )

@@ -1,0 +1,1 @@
+"""``aitoolbox.torchtrain.data``: datasets and batch feed definitions."""

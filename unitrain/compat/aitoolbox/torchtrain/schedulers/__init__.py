@@ -1,0 +1,1 @@
+"""``aitoolbox.torchtrain.schedulers``: learning-rate schedulers as callbacks."""

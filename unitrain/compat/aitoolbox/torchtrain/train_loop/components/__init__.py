@@ -1,0 +1,1 @@
+"""``aitoolbox.torchtrain.train_loop.components``: the train loop's parts."""
