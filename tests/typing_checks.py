@@ -7,6 +7,9 @@ from typing import Any, assert_type
 import torch
 
 import unitrain as ut
+from unitrain.core.engine import Engine
+from unitrain.core.running import Running
+from unitrain.hooks.specs import Hooks
 from unitrain.plugins import MetricsLog
 
 
@@ -27,3 +30,10 @@ def check_public_types(model: torch.nn.Module, loader: list[Any]) -> None:
     key = ut.StashKey[float]("best")
     state.stash[key] = 0.5
     assert_type(state.stash[key], float)
+
+
+def check_the_engine_is_what_the_loop_runs(engine: Engine, trainer: ut.Trainer) -> None:
+    # the loop's modules name a Protocol, not the engine class: both engines satisfy it
+    running: Running = engine
+    running = trainer
+    assert_type(running.hooks, Hooks)

@@ -27,7 +27,6 @@ from unitrain.errors import (
 
 if _typing.TYPE_CHECKING:
     from unitrain.core.contract import IDataset, IDatum, IMiniBatch
-    from unitrain.core.engine import Trainer
     from unitrain.core.metrics import (
         AverageMetric,
         IDatasetMetric,
@@ -44,6 +43,7 @@ if _typing.TYPE_CHECKING:
     from unitrain.lr_finder import lr_find
     from unitrain.seeding import seed_everything
     from unitrain.tasks.task import Task
+    from unitrain.trainer import Trainer
 
     __version__: str
 
@@ -63,7 +63,7 @@ _LAZY = {
     "State": "unitrain.core.state",
     "StepResult": "unitrain.core.result",
     "Task": "unitrain.tasks.task",
-    "Trainer": "unitrain.core.engine",
+    "Trainer": "unitrain.trainer",
     "accuracy": "unitrain.core.metrics",
     "hookimpl": "unitrain.hooks.markers",
     "lr_find": "unitrain.lr_finder",

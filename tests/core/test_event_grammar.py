@@ -1,5 +1,6 @@
 """Properties (Hypothesis): the event grammar holds for any run length, accumulation and stop
-point; any set of plugins is called in the one order, for events and for stages."""
+point, and for loaders with a right, a wrong or no ``len()``; any set of plugins is called in
+the one order, for events and for stages."""
 
 from __future__ import annotations
 
@@ -13,6 +14,34 @@ from hypothesis import strategies as st
 
 import unitrain as ut
 from tests.conftest import Recorder, Unsized, make_batches, make_task
+
+
+class WrongLength(Unsized):
+    """Batches whose ``len()`` is wrong: it says ``claimed``, whatever they hold."""
+
+    def __init__(self, batches: list[Any], claimed: int) -> None:
+        super().__init__(batches)
+        self.claimed = claimed
+
+    def __len__(self) -> int:
+        return self.claimed
+
+
+def make_loader(data: list[Any], kind: str, error: int) -> object:
+    """``data`` with a right len() ("len"), none ("no-len"), or one ``error`` off."""
+    if kind == "len":
+        return data
+    if kind == "no-len":
+        return Unsized(data)
+    return WrongLength(data, max(0, len(data) + error))
+
+
+class GrammarRecorder(Recorder):
+    """A Recorder that also hears the end of the epoch's batches."""
+
+    def on_train_batches_end(self, state: ut.State, exhausted: bool) -> None:
+        self._add("train_batches_end", state)
+
 
 TOKENS = {
     "fit_start": "F",
@@ -28,10 +57,11 @@ TOKENS = {
     "eval_step_start": "W",
     "eval_step_end": "w",
     "eval_end": "v",
+    "train_batches_end": "b",
 }
 EVAL = r"(?:V(?:Ww)*v)"
 STEP = r"(?:SB(?:Oo)?s)"  # the optimizer step, when the window ends, is inside the step
-GRAMMAR = re.compile(rf"F(?:E(?:{STEP}{EVAL}*)*{EVAL}?e)*f")
+GRAMMAR = re.compile(rf"F(?:E(?:{STEP}{EVAL}*)*b{EVAL}?e)*f")
 STOP_EVENTS = [
     "fit_start",
     "epoch_start",
@@ -67,7 +97,8 @@ def expected_counts(
     k=st.integers(1, 3),
     every_epochs=st.none() | st.integers(1, 2),
     every_steps=st.none() | st.integers(1, 3),
-    sized=st.booleans(),
+    loader=st.sampled_from(["len", "no-len", "wrong-len"]),
+    error=st.sampled_from([-2, -1, 1, 2]),
     stop=st.none()
     | st.tuples(
         st.sampled_from(STOP_EVENTS), st.integers(1, 6), st.sampled_from(["now", "epoch_end"])
@@ -82,12 +113,13 @@ def test_event_grammar(
     k: int,
     every_epochs: int | None,
     every_steps: int | None,
-    sized: bool,
+    loader: str,
+    error: int,
     stop: tuple[str, int, str] | None,
 ) -> None:
     if epochs is None and max_steps is None:
         epochs = 2
-    recorder = Recorder(stop_at=stop)
+    recorder = GrammarRecorder(stop_at=stop)
     data = make_batches(batches, size=2)
     trainer = ut.Trainer(
         make_task(),
@@ -100,7 +132,8 @@ def test_event_grammar(
         limit_train_batches=limit,
         device="cpu",
     )
-    state = trainer.fit(data if sized else Unsized(data), eval_data=make_batches(1, size=2))
+    train = make_loader(data, loader, error)
+    state = trainer.fit(train, eval_data=make_batches(1, size=2))
     word = "".join(TOKENS[event.split(":")[0]] for event in recorder.events)
     assert GRAMMAR.fullmatch(word), word
 

@@ -37,7 +37,7 @@ def test_normal_end_full_sequence() -> None:
     _, state = fit(recorder)
     epoch = ["epoch_start", *FULL_STEP, *FULL_STEP, *evaluation(), "epoch_end"]
     assert recorder.events == ["fit_start", *epoch, *epoch, "fit_end"]
-    assert (state.epoch, state.global_step, state.micro_step, state.stage) == (2, 4, 4, "idle")
+    assert (state.epoch, state.global_step, state.micro_step, state.phase) == (2, 4, 4, "idle")
 
 
 def test_counters_beside_their_events() -> None:
@@ -136,7 +136,7 @@ def test_exception_in_each_event(event: str) -> None:
     _, epoch, batch_idx, step, _ = failing.snapshots[-1]
     assert f"epoch {epoch}, batch_idx {batch_idx}, global_step {step}" in notes
     assert notes.count("unitrain: raised by") == 1
-    assert trainer.state.stage == "idle"
+    assert trainer.state.phase == "idle"
     assert trainer.state.model is not None and trainer.state.model.training
 
 
@@ -207,7 +207,7 @@ def test_evaluate_standalone() -> None:
     assert recorder.events == evaluation("test", 3)
     assert metrics == trainer.state.eval_metrics["test"]
     assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["loss"] > 0
-    assert trainer.state.stage == "idle" and trainer.state.optimizers == ()
+    assert trainer.state.phase == "idle" and trainer.state.optimizers == ()
     assert [s[2] for s in recorder.snapshots if s[0].startswith("eval_step_end")] == [0, 1, 2]
 
 
@@ -242,7 +242,7 @@ def test_predict_standalone() -> None:
     with torch.no_grad():
         assert torch.equal(outputs[0], task.model(data[0][0]))
     assert not outputs[0].requires_grad
-    assert trainer.state.stage == "idle"
+    assert trainer.state.phase == "idle"
 
 
 def test_evaluate_during_and_after_fit_restores_train_mode() -> None:
@@ -276,7 +276,7 @@ def test_a_plugin_may_evaluate_and_predict_during_a_fit() -> None:
             self.trainer.evaluate(make_batches(1), split="probe")
             self.trainer.predict(make_batches(1))
             assert state.model is not None
-            self.seen.append((state.stage, state.batch_idx, state.model.training))
+            self.seen.append((state.phase, state.batch_idx, state.model.training))
 
     probe, recorder = Probe(), Recorder()
     trainer = ut.Trainer(make_task(), plugins=[probe, recorder], max_epochs=2, device="cpu")
@@ -298,4 +298,4 @@ def test_a_failing_nested_evaluation_calls_on_exception_once() -> None:
     probe.trainer = trainer
     with pytest.raises(ut.BatchError):
         trainer.fit(make_batches(1))
-    assert recorder.events.count("exception") == 1 and trainer.state.stage == "idle"
+    assert recorder.events.count("exception") == 1 and trainer.state.phase == "idle"

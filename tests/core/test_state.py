@@ -23,7 +23,7 @@ def test_every_field_says_who_owns_it() -> None:
 
 def test_defaults() -> None:
     state = ut.State()
-    assert (state.stage, state.epoch, state.batch_idx, state.global_step, state.micro_step) == (
+    assert (state.phase, state.epoch, state.batch_idx, state.global_step, state.micro_step) == (
         "idle",
         0,
         0,

@@ -193,7 +193,7 @@ def test_error_note_names_the_right_instance_of_a_shared_class() -> None:
     with pytest.raises(KeyError) as caught:
         manager.hooks.on_epoch_end(manager.state)
     assert caught.value.__notes__ == [
-        "unitrain: raised by plugin 'angry' in hook 'on_epoch_end' (stage idle, epoch 2, "
+        "unitrain: raised by plugin 'angry' in hook 'on_epoch_end' (phase idle, epoch 2, "
         "batch_idx 7, global_step 30)"
     ]
 

@@ -14,7 +14,9 @@ import pluggy
 import pytest
 
 import unitrain
+import unitrain.distributed
 import unitrain.plugins
+import unitrain.runs
 import unitrain.tasks
 from unitrain.hooks.manager import HOOK_PREFIXES
 from unitrain.hooks.markers import PROJECT
@@ -75,10 +77,10 @@ def test_firstresult_exactly_on_stages(name: str) -> None:
 
 
 def builtin_classes() -> list[type]:
-    """Every class defined in ``unitrain.plugins.*`` and ``unitrain.tasks.*`` that has hook
-    implementations."""
+    """Every class defined in ``unitrain.plugins.*``, ``unitrain.tasks.*``, ``unitrain.runs.*``
+    and ``unitrain.distributed.*`` that has hook implementations."""
     found: list[type] = []
-    for package in (unitrain.plugins, unitrain.tasks):
+    for package in (unitrain.plugins, unitrain.tasks, unitrain.runs, unitrain.distributed):
         for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
             module = importlib.import_module(info.name)
             for _, cls in inspect.getmembers(module, inspect.isclass):
@@ -103,7 +105,8 @@ BUILTINS = builtin_classes()
 
 def test_the_builtins_are_found() -> None:
     names = {cls.__name__ for cls in BUILTINS}
-    assert {"Task", "TrainStages", "EvalStages", "SchedulerStepper", "LRScheduler"} <= names
+    expected = {"Task", "TrainStages", "EvalStages", "LRScheduler", "ExactResume", "WorldSizeCheck"}
+    assert expected <= names
 
 
 def _plain(annotation: str) -> str:

@@ -8,7 +8,8 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 
 import unitrain as ut
 from tests.conftest import Unsized, make_batches, make_model, make_task
-from unitrain.plugins.lr_scheduler import LRScheduler, ScheduledLR, SchedulerStepper
+from unitrain.core.schedule import ScheduledLR
+from unitrain.plugins.lr_scheduler import LRScheduler
 
 
 def lr(state: ut.State, index: int = 0) -> float:
@@ -119,22 +120,35 @@ class LRAtEpochEnd:
         self.seen.append(lr(state))
 
 
-def test_the_stepper_is_registered_only_when_there_is_a_scheduler() -> None:
-    bare = ut.Trainer(make_task(), max_epochs=1, device="cpu")
-    bare.fit(make_batches(2))
-    assert "lr_scheduler" not in bare.plugins and not bare.state.schedulers
-    stepped = ut.Trainer(make_task(lr=0.8, scheduler=halve), max_epochs=1, device="cpu")
-    assert "lr_scheduler" not in stepped.plugins  # made with the optimizers, at fit start
-    stepped.fit(make_batches(2))
-    stepped.fit(make_batches(2))  # a second fit keeps the one stepper
-    names = [r.name for r in stepped.plugins if isinstance(r.plugin, SchedulerStepper)]
-    assert names == ["lr_scheduler"]
+def test_the_engine_steps_schedulers_without_registering_a_plugin() -> None:
+    trainer = ut.Trainer(make_task(lr=0.8, scheduler=halve), max_epochs=1, device="cpu")
+    before = [record.name for record in trainer.plugins]
+    trainer.fit(make_batches(2))
+    trainer.fit(make_batches(2))  # a second fit: max_epochs reached, nothing more steps
+    assert [record.name for record in trainer.plugins] == before
+    assert len(trainer.state.schedulers) == 1 and lr(trainer.state) == pytest.approx(0.4)
 
 
-def test_plugins_see_the_stepped_rate_at_epoch_end_unless_they_go_first() -> None:
+def test_every_plugin_sees_the_stepped_rate_at_epoch_end() -> None:
+    # the engine steps epoch schedulers before on_epoch_end, whatever a plugin's order
     after, before = LRAtEpochEnd(), LRAtEpochEnd(order=-5)
     task = make_task(lr=0.8, scheduler=halve)
     trainer = ut.Trainer(task, plugins=[after, before], max_epochs=2, device="cpu")
     trainer.fit(make_batches(2))
     assert after.seen == pytest.approx([0.4, 0.2])
-    assert before.seen == pytest.approx([0.8, 0.4])
+    assert before.seen == pytest.approx([0.4, 0.2])
+
+
+class LRAtStepEnd:
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, float]] = []
+
+    def on_train_step_end(self, state: ut.State) -> None:
+        self.seen.append((state.global_step, lr(state)))
+
+
+def test_a_per_step_scheduler_has_stepped_when_the_step_ends() -> None:
+    plugin, seen = LRScheduler(halve, interval="step"), LRAtStepEnd()
+    trainer = ut.Trainer(make_task(lr=1.0), plugins=[plugin, seen], max_epochs=1, device="cpu")
+    trainer.fit(make_batches(3))
+    assert seen.seen == [(1, 0.5), (2, 0.25), (3, 0.125)]

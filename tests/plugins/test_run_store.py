@@ -96,8 +96,8 @@ def test_a_plugin_raising_in_on_exception_keeps_the_original_error(tmp_path: Pat
 
 def test_invalid_settings_create_nothing_on_disk(tmp_path: Path) -> None:
     # scenario 13: every problem at once, no run directory
-    from unitrain.core.engine import Trainer
     from unitrain.tasks import Task
+    from unitrain.trainer import Trainer
 
     task = Task(torch.nn.Linear(4, 2), loss=torch.nn.CrossEntropyLoss())
     with pytest.raises(ConfigError) as info:

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import unitrain as ut
-from unitrain.plugins.lr_scheduler import ScheduledLR
+from unitrain.core.schedule import ScheduledLR
 
 SAMPLES, BATCH = 24, 4  # 6 batches per epoch
 

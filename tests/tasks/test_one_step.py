@@ -372,7 +372,7 @@ def test_errors_name_the_plugin_the_hook_and_the_step(
     assert notes[0] == notes[1]
     assert len(notes[0]) == 1
     assert (
-        f"raised by plugin 'task' in hook {hook!r} (stage fit, epoch 0, batch_idx 0"
+        f"raised by plugin 'task' in hook {hook!r} (phase fit, epoch 0, batch_idx 0"
         in (notes[0][0])
     )
 

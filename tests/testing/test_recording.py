@@ -47,7 +47,7 @@ def test_assert_matches_checks_the_grammar():
     )
     evaluation = r"eval_start (eval_step_start eval_step_end )+eval_end "
     recorder.assert_matches(
-        rf"fit_start (epoch_start ({step})+{evaluation}epoch_end ){{2}}fit_end "
+        rf"fit_start (epoch_start ({step})+train_batches_end {evaluation}epoch_end ){{2}}fit_end "
     )
     assert recorder.count("on_train_step_end") == 4
     with pytest.raises(AssertionError, match="does not match"):

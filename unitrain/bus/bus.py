@@ -45,7 +45,7 @@ from unitrain.errors import ConfigError, StateError, UnitrainError
 from unitrain.hooks.markers import hookimpl
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine as Trainer
     from unitrain.core.result import StepResult
     from unitrain.core.state import State
 

@@ -11,9 +11,9 @@ from rich.console import Console
 
 from unitrain.config import RunConfig, load_target
 from unitrain.config.builtins import available_plugins, enabled_names
-from unitrain.core.engine import Trainer
 from unitrain.errors import ConfigError
 from unitrain.hooks.entrypoints import LoadedPlugin, Selection, load_plugins, register_plugins
+from unitrain.trainer import Trainer
 
 __all__ = ["RunData", "build_trainer", "load_data", "load_enabled_plugins"]
 

@@ -31,7 +31,6 @@ from unitrain.cli.trained import (
     resolve_source,
 )
 from unitrain.config import RunConfig, dump_toml, load_run_config
-from unitrain.core.engine import Trainer
 from unitrain.core.state import State
 from unitrain.errors import ConfigError
 from unitrain.log import get_logger
@@ -39,6 +38,7 @@ from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.run_store import RUN_DIR, RunStore
 from unitrain.report.lr_log import LearningRateLog
 from unitrain.runs.checkpoint import newest_valid
+from unitrain.trainer import Trainer
 
 __all__ = ["cmd_eval", "cmd_fit", "cmd_predict", "resume_command"]
 

@@ -1,7 +1,8 @@
-"""The engine: state, loop, trainer, the typed data contract and its metrics.
+"""The engine: state, loop, schedules, the engine itself, the typed data contract and its
+metrics. (:class:`unitrain.Trainer` is this engine with its extensions: :mod:`unitrain.trainer`.)
 
 Names load on first use (PEP 562), so importing one module of this package (say
-``unitrain.core.state``) does not import the engine and, through it, every extension.
+``unitrain.core.state``) does not import the engine.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from unitrain.core.contract import IDataset, IDatum, IMiniBatch
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine
     from unitrain.core.metrics import (
         AverageMetric,
         IDatasetMetric,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "AverageMetric": "unitrain.core.metrics",
+    "Engine": "unitrain.core.engine",
     "IDataset": "unitrain.core.contract",
     "IDatasetMetric": "unitrain.core.metrics",
     "IDatum": "unitrain.core.contract",
@@ -35,7 +37,6 @@ _LAZY = {
     "StashKey": "unitrain.core.stash",
     "State": "unitrain.core.state",
     "StepResult": "unitrain.core.result",
-    "Trainer": "unitrain.core.engine",
     "accuracy": "unitrain.core.metrics",
 }
 
@@ -54,6 +55,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AverageMetric",
+    "Engine",
     "IDataset",
     "IDatasetMetric",
     "IDatum",
@@ -64,6 +66,5 @@ __all__ = [
     "StashKey",
     "State",
     "StepResult",
-    "Trainer",
     "accuracy",
 ]

@@ -1,4 +1,11 @@
-"""The Trainer: owns the state and the plugins, and runs the loop of :mod:`.loop`."""
+"""The engine: owns the state and the plugins, and runs the loop of :mod:`.loop`.
+
+It knows nothing of its extensions. Exact resume, checkpoint extras and distributed training
+reach the loop only through hooks of :mod:`unitrain.hooks.specs` (``make_epoch_batches``,
+``on_train_batches_end``, ``on_before_save_checkpoint``, ``on_before_load_checkpoint`` ...);
+:class:`unitrain.Trainer` (:mod:`unitrain.trainer`) is this engine with those plugins
+registered and ``devices=`` / ``strategy=`` / ``resume=`` wired in.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +16,27 @@ from typing import Any
 import torch
 
 from unitrain.core.config import TrainerConfig, make_config
-from unitrain.core.data import make_eval_loaders, make_loader
+from unitrain.core.data import Loader, make_eval_loaders, make_loader
 from unitrain.core.keys import HOOK_TIMER
-from unitrain.core.loop import run_fit
-from unitrain.core.passes import run_evaluation, run_prediction
+from unitrain.core.loop import fit_loop
+from unitrain.core.passes import evaluation_pass, prediction_pass
+from unitrain.core.schedule import as_scheduled
 from unitrain.core.state import State
 from unitrain.core.window import clear_gradients, is_optimizer
-from unitrain.distributed.trainer import Distributed
 from unitrain.errors import ConfigError, StageError
 from unitrain.hooks.manager import PluginManager, RankRule, describe_position
 from unitrain.hooks.specs import Hooks
-from unitrain.plugins.lr_scheduler import ScheduledLR, SchedulerStepper
-from unitrain.runs.replay import Replay
-from unitrain.runs.resume import resume_fit
-from unitrain.runs.trainer_state import STATE_DICT, capture_extras, plugin_states, restore_extras
 
-__all__ = ["Trainer"]
+__all__ = ["Engine"]
 
 
-class Trainer:
+class Engine:
     """Runs a task's training, evaluation and prediction with plugins around it.
 
     ``task`` is a plugin that supplies the default stages and owns ``model`` (see
     :class:`unitrain.Task`). Settings are validated all at once before anything runs
-    (see :class:`~unitrain.core.config.TrainerConfig`). With several processes,
-    ``hang_timeout`` (seconds; ``None``: off) stops every rank when one makes no progress
-    for that long (see :mod:`unitrain.distributed.watchdog`).
+    (see :class:`~unitrain.core.config.TrainerConfig`). Use :class:`unitrain.Trainer`, which
+    adds exact resume and distributed training to this engine.
     """
 
     def __init__(
@@ -49,14 +51,7 @@ class Trainer:
         eval_every_steps: int | None = None,
         limit_train_batches: int | None = None,
         device: str | torch.device | None = None,
-        devices: str | int | None = None,
-        strategy: Any = None,
-        hang_timeout: float | None = 300.0,
     ) -> None:
-        plugins = tuple(plugins)
-        # devices="cpu:2" / "cuda:0,1" / torchrun: see unitrain.distributed.trainer; spawned
-        # ranks rebuild this trainer from these arguments
-        self.distributed = Distributed(devices, strategy, recipe=dict(locals()))
         self.config: TrainerConfig = make_config(
             max_epochs=max_epochs,
             max_steps=max_steps,
@@ -88,13 +83,10 @@ class Trainer:
         self.task = task
         self.plugins = PluginManager(rank=rank, local_rank=local_rank)
         self.plugins.state = self.state
-        self.replay = Replay(self.state)  # the epoch's data order, for exact resume
-        self.state.stash[STATE_DICT] = self.state_dict
         self.state.stash[HOOK_TIMER] = self.plugins.timer
         self.plugins.register(task, name="task")
         for plugin in plugins:
             self.plugins.register(plugin)
-        self.distributed.setup(self)
 
     @property
     def hooks(self) -> Hooks:
@@ -110,64 +102,44 @@ class Trainer:
         ranks: RankRule | None = None,
     ) -> str | None:
         """Register one more plugin; see :meth:`PluginManager.register`."""
-        self.distributed.added.append((plugin, name, order, ranks))
         return self.plugins.register(plugin, name, order=order, ranks=ranks)
 
     # ----------------------------------------------------------- entry points
 
-    def fit(
-        self,
-        train_data: object,
-        eval_data: object = None,
-        *,
-        resume: str | os.PathLike[str] | None = None,
-    ) -> State:
-        """Train on ``train_data``, evaluating ``eval_data`` (one loader or ``{split: loader}``).
+    def fit(self, train_data: object, eval_data: object = None) -> State:
+        """Train on ``train_data``, evaluating ``eval_data`` (one loader or ``{split: loader}``)."""
+        train = make_loader(train_data, "train_data", train=True)
+        return self.fit_loaders(train, make_eval_loaders(eval_data))
 
-        ``resume``: ``"latest"`` (the newest checkpoint that verifies, found through the
-        registered run-store / checkpoint plugins; a fresh start if there is none) or the path
-        of a checkpoint, a checkpoints directory or a run directory. See
-        :func:`unitrain.runs.resume.resume_fit`.
-        """
-        if self.distributed.spawns:
-            return self.distributed.spawn_fit(self, train_data, eval_data, resume=resume)
-        train = self.distributed.shard(make_loader(train_data, "train_data", train=True), True)
-        evals = {
-            s: self.distributed.shard(d, False) for s, d in make_eval_loaders(eval_data).items()
-        }
-        resume = self.distributed.agree_on_resume(self, resume)  # rank 0's choice, everywhere
-        if resume is not None:
-            resume_fit(self, resume)
-        self._run(run_fit, self, train, evals)
+    def fit_loaders(self, train: Loader, evals: dict[str, Loader]) -> State:
+        """:meth:`fit` on loaders already made (and, in a distributed run, sharded)."""
+        self._enter(fit_loop, self, train, evals)
         return self.state
 
     def evaluate(self, data: object, split: str = "eval") -> dict[str, float]:
         """One evaluation pass over ``data``; returns the averaged losses and metrics."""
-        if self.distributed.spawns:
-            return self.distributed.spawn_evaluate(data, split)
-        loader = self.distributed.shard(
-            make_loader(data, f"evaluate({split!r})", train=False), False
-        )
-        result: dict[str, float] = self._run(run_evaluation, self, split, loader)
+        return self.evaluate_loader(make_loader(data, f"evaluate({split!r})", train=False), split)
+
+    def evaluate_loader(self, loader: Loader, split: str) -> dict[str, float]:
+        """:meth:`evaluate` on a loader already made."""
+        result: dict[str, float] = self._enter(evaluation_pass, self, split, loader)
         return result
 
-    def predict(self, data: object, *, gather: bool = False) -> list[Any]:
-        """One prediction pass; returns the predictions of each batch, in order.
+    def predict(self, data: object) -> list[Any]:
+        """One prediction pass; returns the predictions of each batch, in order."""
+        return self.predict_loader(make_loader(data, "predict(data)", train=False))
 
-        With several processes each rank predicts its share of ``data`` (rank r: samples
-        r, r+W, ...) and gets its own outputs back; ``gather=True`` returns every rank's,
-        in the order and batches of ``data``, on every rank (see
-        :mod:`unitrain.distributed.gather`). In one process ``gather`` changes nothing.
-        """
-        whole = make_loader(data, "predict(data)", train=False)
-        loader = self.distributed.shard(whole, False)
-        result: list[Any] = self._run(run_prediction, self, loader)
-        return self.distributed.gather(result, whole) if gather else result
+    def predict_loader(self, loader: Loader) -> list[Any]:
+        """:meth:`predict` on a loader already made."""
+        result: list[Any] = self._enter(prediction_pass, self, loader)
+        return result
 
     # ----------------------------------------------------------- helpers for the loop
 
     def make_optimizers(self) -> None:
-        """Ask the providers for optimizers and schedulers, once per trainer."""
+        """Ask the providers for optimizers and schedulers, once per trainer.
+
+        The engine steps the schedulers itself (see :mod:`unitrain.core.schedule`)."""
         state = self.state
         if state.optimizers:
             return
@@ -190,14 +162,7 @@ class Trainer:
             clear_gradients(optimizer)
             scheduler = self.hooks.make_scheduler(state, optimizer, index)
             if scheduler is not None:
-                if not isinstance(scheduler, ScheduledLR):
-                    scheduler = ScheduledLR(scheduler)
-                state.schedulers.append(scheduler)
-        stepping = any(isinstance(record.plugin, SchedulerStepper) for record in self.plugins)
-        if state.schedulers and not stepping:
-            # registered only when there is something to step: an idle listener on every
-            # step still costs a call
-            self.plugins.register(SchedulerStepper())
+                state.schedulers.append(as_scheduled(scheduler))
 
     def length_reached(self) -> bool:
         """True when ``max_epochs`` or ``max_steps`` is reached."""
@@ -209,10 +174,10 @@ class Trainer:
         max_steps = self.config.max_steps
         return max_steps is not None and self.state.global_step >= max_steps
 
-    def _run(self, entry: Any, *args: Any) -> Any:
+    def _enter(self, entry: Any, *args: Any) -> Any:
         state = self.state
         assert state.model is not None
-        outer = state.stage  # "idle", unless a plugin evaluates or predicts during a fit
+        outer = state.phase  # "idle", unless a plugin evaluates or predicts during a fit
         state.model.to(state.device)
         try:
             return entry(*args)
@@ -223,37 +188,44 @@ class Trainer:
                 self.plugins.notify_exception(state, error)
             raise
         finally:
-            state.stage = outer
+            state.phase = outer
 
     # ----------------------------------------------------------- checkpoint content
 
     def state_dict(self) -> dict[str, Any]:
-        """Model, optimizers, schedulers, loop position and each plugin's own entries."""
+        """Model, optimizers, schedulers, loop position and what the plugins add.
+
+        ``on_before_save_checkpoint`` fires first, with the empty dict (random states are
+        captured there, before any ``state_dict`` call may draw random numbers), then the
+        engine puts its entries in, then ``on_save_checkpoint`` fires."""
         state = self.state
         assert state.model is not None
-        extras = capture_extras(self)  # RNG first: other state_dicts may draw random numbers
-        checkpoint: dict[str, Any] = {
-            "model": state.model.state_dict(),
-            "optimizers": [o.state_dict() for o in state.optimizers],
-            "schedulers": [s.scheduler.state_dict() for s in state.schedulers],
-            "position": {
-                "epoch": state.epoch,
-                "batch_idx": state.batch_idx,
-                "global_step": state.global_step,
-                "micro_step": state.micro_step,
-            },
-            "plugins": plugin_states(self),
-            **extras,
-        }
+        checkpoint: dict[str, Any] = {"plugins": {}}
+        self.hooks.on_before_save_checkpoint(state, checkpoint)
+        checkpoint.update(
+            {
+                "model": state.model.state_dict(),
+                "optimizers": [o.state_dict() for o in state.optimizers],
+                "schedulers": [s.scheduler.state_dict() for s in state.schedulers],
+                "position": {
+                    "epoch": state.epoch,
+                    "batch_idx": state.batch_idx,
+                    "global_step": state.global_step,
+                    "micro_step": state.micro_step,
+                },
+            }
+        )
         self.hooks.on_save_checkpoint(state, checkpoint)
         return checkpoint
 
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` produced (optimizers are made first if needed)."""
+        """Restore what :meth:`state_dict` produced (optimizers are made first if needed).
+
+        ``on_before_load_checkpoint`` fires before anything is loaded (a plugin refuses a
+        checkpoint there), ``on_load_checkpoint`` after the engine's entries are back."""
         state = self.state
         assert state.model is not None
-        # another world size: refused up front; under FSDP2 the full state becomes this rank's
-        checkpoint = self.distributed.check_checkpoint(self, checkpoint)
+        self.hooks.on_before_load_checkpoint(state, checkpoint)
         state.model.load_state_dict(checkpoint["model"])
         state.model.to(state.device)
         self.make_optimizers()
@@ -263,7 +235,6 @@ class Trainer:
             scheduler.scheduler.load_state_dict(saved)
         for key, value in checkpoint["position"].items():
             setattr(state, key, int(value))
-        restore_extras(self, checkpoint)
         self.hooks.on_load_checkpoint(state, checkpoint)
 
 

@@ -2,32 +2,44 @@
 
 Pseudocode of ``fit`` (every hook call stands beside the state change it announces)::
 
-    optimizers = make_optimizer(); schedulers = make_scheduler() per optimizer
+    phase = "fit"; clear stop requests
+    once per engine: optimizers = make_optimizer(); make_scheduler() per optimizer
     on_fit_start
     while epochs and steps remain and no stop was requested:
+        epoch_length = len(loader) (capped by limit_train_batches), or None; batch_idx = 0
+        batches = make_epoch_batches(loader, batches)   # exact resume: restores the epoch's
+                                                        # RNG, skips the batches already done
         on_epoch_start                          # state.epoch, state.epoch_length
-        for batch in train loader:              # state.batch_idx
+        unless a stop "now" was asked for in on_epoch_start:
+          for batch in batches (under accumulation: drawn one ahead, so the last batch of
+                                the epoch is known and its short window steps inside it):
+            the epoch's first batch: check its form (a clear error naming the loader)
             on_train_step_start(batch)          # state.accumulation_window, ends_window
             batch = run_prepare_batch(batch)
             result = run_forward(batch)
             run_backward(result);  micro_step += 1;  on_after_backward(result)
-            if the accumulation window ends:
+            if the accumulation window ends (accumulation micro-steps, or the epoch's last):
                 for each optimizer i:
                     on_before_optimizer_step(i); run_optimizer_step(i)
                     on_after_optimizer_step(i); zero its gradients
-                global_step += 1
+                global_step += 1;  step the schedulers of interval "step"
             on_train_step_end(batch, result)
-            every N steps: evaluate each split
-            stop if asked to stop now or max_steps is reached
+            every N optimizer steps: evaluate each split (unless a stop "now" was asked)
+            batch_idx += 1
+            stop if a stop "now" was asked or max_steps is reached
+        on_train_batches_end(exhausted)         # False when a stop or max_steps cut it short
+        stopped "now" inside a window: drop its gradients
         unless stopped now, every N epochs: evaluate each split
+        step the schedulers of interval "epoch"
         on_epoch_end;  epoch += 1
     on_fit_end
     (on any exception: every plugin's on_exception, each isolated; then the error propagates)
 
-The step runs as written in :func:`run_train_step`, whatever the task and the plugins: it
+The step runs as written in :func:`train_step`, whatever the task and the plugins: it
 calls each hook through the plan of :mod:`unitrain.core.plan` (a hook nobody implements
 is skipped; a stage only the task implements is the task's method itself).
-The evaluation and prediction passes are in :mod:`unitrain.core.passes`.
+The evaluation and prediction passes are in :mod:`unitrain.core.passes`, the window's
+optimizer step in :mod:`unitrain.core.window`, the schedulers in :mod:`unitrain.core.schedule`.
 """
 
 from __future__ import annotations
@@ -40,94 +52,102 @@ from torch import nn
 
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
-from unitrain.core.passes import finish_train_step, run_evaluation
+from unitrain.core.passes import evaluation_pass, finish_train_step
 from unitrain.core.plan import PLAN, STEP_HOOKS, step_plan
 from unitrain.core.result import StepResult, no_result
-from unitrain.core.window import (
-    clear_gradients,
-    enter_window,
-    step_optimizers,
-    step_partial_window,
-)
-from unitrain.errors import ConfigError, StageError
+from unitrain.core.schedule import step_schedulers
+from unitrain.core.window import clear_gradients, enter_window, step_optimizers
+from unitrain.errors import ConfigError, StageError, StateError
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.running import Running
     from unitrain.core.state import State
 
-__all__ = ["enter_train_mode", "run_epoch", "run_fit", "run_train_step"]
+__all__ = ["enter_train_mode", "epoch_loop", "fit_loop", "train_step"]
 
 
-def run_fit(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None:
+def fit_loop(engine: Running, train: Loader, evals: dict[str, Loader]) -> None:
     """Train until the configured length is reached or a plugin asks to stop."""
-    state, hooks = trainer.state, trainer.hooks
-    state.stage = "fit"
+    state, hooks = engine.state, engine.hooks
+    state.phase = "fit"
     state.stop_requested, state.stop_reason = None, ""
-    trainer.make_optimizers()
+    engine.make_optimizers()
     hooks.on_fit_start(state)
-    while not trainer.length_reached() and state.stop_requested is None:
-        run_epoch(trainer, train, evals)
+    while not engine.length_reached() and state.stop_requested is None:
+        epoch_loop(engine, train, evals)
     hooks.on_fit_end(state)
 
 
-def run_epoch(trainer: Trainer, train: Loader, evals: dict[str, Loader]) -> None:
+def epoch_loop(engine: Running, train: Loader, evals: dict[str, Loader]) -> None:
     """One training epoch, its scheduled evaluation, and its closing event."""
-    state, hooks, config = trainer.state, trainer.hooks, trainer.config
-    limit = config.limit_train_batches
+    state, hooks, config = engine.state, engine.hooks, engine.config
+    limit, accumulation = config.limit_train_batches, config.accumulation
     length = train.length()
     state.epoch_length = limit if length is None else min(length, limit or length)
     state.batch_idx = 0
     train.set_epoch(state.epoch)
-    # snapshot the data order, to replay it on resume; keep the RNG state before each fetch
-    # only when a plugin may write a resumable checkpoint (see unitrain.runs.replay)
-    resumable = any(callable(getattr(r.plugin, "resume_dirs", None)) for r in trainer.plugins)
-    trainer.replay.start_epoch(train.batches, track_fetches=resumable)
+    batches: Iterable[Any] = train.batches if limit is None else islice(train.batches, limit)
+    if accumulation > 1:
+        # one ahead: the epoch's last batch is known before its step, so its window (short
+        # when len() was unknown or wrong) steps inside it
+        batches = _mark_last(batches, state)
+    # the loader is iterated only after on_epoch_start (the first draw of a shuffled order)
+    chosen = hooks.make_epoch_batches(state, train.batches, batches)
+    steps = batches if chosen is None else chosen
     hooks.on_epoch_start(state)
     assert state.model is not None
     enter_train_mode(state.model)
-    batches = train.batches if limit is None else islice(train.batches, limit)
-    if state.stop_requested == "now":  # asked in on_epoch_start: no step runs at all
-        batches = ()
-    if length is None and config.accumulation > 1:
-        batches = _mark_last(batches, state)  # the short last window then steps inside its step
-    steps = trainer.replay.batches(batches)  # a resumed epoch skips its done batches
-    max_steps, exhausted = config.max_steps, True
-    for drawn, batch in enumerate(steps):
-        if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
-            check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
-        # held until the next step has run, as a hand-written loop holds its `loss`: the
-        # old graph keeps each parameter's gradient accumulator alive for autograd to
-        # reuse (rebuilding them costs ~3 k instructions a step)
-        held = run_train_step(trainer, batch, evals)  # noqa: F841
-        if state.stop_requested == "now" or (
-            max_steps is not None and state.global_step >= max_steps
-        ):
-            exhausted = False
-            break
-    trainer.replay.end_batches(exhausted)  # an epoch cut short here is resumed from here
+    exhausted = _train_batches(engine, train, steps, evals)
+    hooks.on_train_batches_end(state, exhausted)
     if state.batch_idx == 0 and state.stop_requested != "now":  # else: no end, no progress
         raise ConfigError(
             f"{train.name} yielded no batches in epoch {state.epoch}; give at least one "
             "batch, and a re-iterable (a list or DataLoader, not a generator) for more "
             "than one epoch"
         )
-    if not state.ends_window and state.stop_requested != "now":
-        step_partial_window(trainer, state.batch_idx % config.accumulation)
-    elif not state.ends_window:  # stopped inside a window: drop it, or a later fit adds it
+    if not state.ends_window:
+        if state.stop_requested != "now":  # the last batch always ends its window
+            raise StateError(
+                f"{train.name}: epoch {state.epoch} ended inside an accumulation window "
+                "although its last batch was known; this is a bug in unitrain, please report it"
+            )
+        # stopped inside a window: drop it, or a later fit adds it
         for optimizer in state.optimizers:
             clear_gradients(optimizer)
     every = config.eval_every_epochs
     if state.stop_requested != "now" and every is not None and (state.epoch + 1) % every == 0:
         for split, loader in evals.items():
-            run_evaluation(trainer, split, loader)
+            evaluation_pass(engine, split, loader)
+    if state.schedulers:
+        step_schedulers(state.schedulers, "epoch", state.epoch + 1, state.eval_metrics)
     hooks.on_epoch_end(state)
     state.epoch += 1
 
 
-def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> StepResult:
+def _train_batches(
+    engine: Running, train: Loader, steps: Iterable[Any], evals: dict[str, Loader]
+) -> bool:
+    """Run a step per batch; ``True`` when the batches ran out (not cut by a stop)."""
+    state = engine.state
+    if _stopping_now(state):  # asked in on_epoch_start: no step runs at all
+        return False
+    max_steps = engine.config.max_steps
+    for drawn, batch in enumerate(steps):
+        if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
+            check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
+        # held until the next step has run, as a hand-written loop holds its `loss`: the
+        # old graph keeps each parameter's gradient accumulator alive for autograd to
+        # reuse (rebuilding them costs ~3 k instructions a step)
+        held = train_step(engine, batch, evals)  # noqa: F841
+        if _stopping_now(state) or (max_steps is not None and state.global_step >= max_steps):
+            return False
+    return True
+
+
+def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepResult:
     """One micro-step: forward, backward, and the optimizer step when the window ends;
     returns the step's result."""
-    state, plugins, config = trainer.state, trainer.plugins, trainer.config
+    state, plugins, config = engine.state, engine.plugins, engine.config
     accumulation = config.accumulation
     plan = plugins.plans.get(PLAN) or step_plan(plugins)
     try:
@@ -158,8 +178,13 @@ def run_train_step(trainer: Trainer, batch: Any, evals: dict[str, Loader]) -> St
     if config.eval_every_steps is None:  # no evaluation can be due: skip the call
         state.batch_idx += 1
     else:
-        finish_train_step(trainer, evals)
+        finish_train_step(engine, evals)
     return result
+
+
+def _stopping_now(state: State) -> bool:
+    # a function, not an inline test: plugins change the request during the calls between
+    return state.stop_requested == "now"
 
 
 def enter_train_mode(model: nn.Module) -> None:
@@ -181,11 +206,17 @@ _MODULE_TRAIN = nn.Module.train
 
 
 def _mark_last(batches: Iterable[Any], state: State) -> Iterator[Any]:
-    """Yield ``batches`` one ahead, so that before the last one ``state.epoch_length`` is set
-    (a loader without ``len()`` then has a known last accumulation window)."""
+    """Yield ``batches`` one ahead, so that before the last one ``state.epoch_length`` is set:
+    a loader without ``len()``, or whose ``len()`` is wrong, then has a known last
+    accumulation window, which steps inside its last micro-step. A ``len()`` that proves too
+    small (more batches follow the one it called last) becomes unknown (``None``) until the
+    last batch, so the windows keep their full size."""
     iterator = iter(batches)
     for current in iterator:
         for following in iterator:
+            length = state.epoch_length
+            if length is not None and state.batch_idx + 1 >= length:
+                state.epoch_length = None  # len() said fewer batches than there are
             yield current
             current = following
         state.epoch_length = state.batch_idx + 1

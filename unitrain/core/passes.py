@@ -5,6 +5,12 @@ An evaluation pass over one split::
     on_eval_start(split)                        # eval mode, no grad, state.split
     for batch: on_eval_step_start; run_prepare_batch; run_eval_step; on_eval_step_end
     on_eval_end(split, metrics)                 # sample-weighted means of the pass
+
+A prediction pass::
+
+    on_predict_start                            # eval mode, no grad
+    for batch: on_predict_step_start; run_prepare_batch; run_predict_step; on_predict_step_end
+    on_predict_end
 """
 
 from __future__ import annotations
@@ -20,29 +26,29 @@ from unitrain.core.result import StepResult, no_result
 from unitrain.errors import StageError
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.running import Running
 
-__all__ = ["finish_train_step", "run_evaluation", "run_prediction"]
+__all__ = ["evaluation_pass", "finish_train_step", "prediction_pass"]
 
 
-def finish_train_step(trainer: Trainer, evals: dict[str, Loader]) -> None:
+def finish_train_step(engine: Running, evals: dict[str, Loader]) -> None:
     """After ``on_train_step_end``: the evaluations due at this optimizer step (every
     ``eval_every_steps``), then on to the next batch."""
-    state = trainer.state
-    every = trainer.config.eval_every_steps
+    state = engine.state
+    every = engine.config.eval_every_steps
     if every is not None and state.ends_window and state.global_step % every == 0:
         for split, loader in evals.items() if state.stop_requested != "now" else ():
-            run_evaluation(trainer, split, loader)
+            evaluation_pass(engine, split, loader)
     state.batch_idx += 1
 
 
-def run_evaluation(trainer: Trainer, split: str, loader: Loader) -> dict[str, float]:
+def evaluation_pass(engine: Running, split: str, loader: Loader) -> dict[str, float]:
     """One pass over ``loader``; returns (and stores in the state) the averaged metrics."""
-    state, hooks = trainer.state, trainer.hooks
+    state, hooks = engine.state, engine.hooks
     assert state.model is not None
-    saved = (state.stage, state.split, state.batch_idx)
+    saved = (state.phase, state.split, state.batch_idx)
     was_training = state.model.training
-    state.stage, state.split, state.batch_idx = "eval", split, 0
+    state.phase, state.split, state.batch_idx = "eval", split, 0
     state.eval_length = loader.length()  # for progress displays
     state.model.eval()
     try:
@@ -65,18 +71,18 @@ def run_evaluation(trainer: Trainer, split: str, loader: Loader) -> dict[str, fl
             state.eval_metrics[split] = metrics
             hooks.on_eval_end(state, split, metrics)
     finally:
-        state.stage, state.split, state.batch_idx = saved
+        state.phase, state.split, state.batch_idx = saved
         state.model.train(was_training)
     return metrics
 
 
-def run_prediction(trainer: Trainer, loader: Loader) -> list[Any]:
+def prediction_pass(engine: Running, loader: Loader) -> list[Any]:
     """One prediction pass; returns what ``run_predict_step`` gave for each batch."""
-    state, hooks = trainer.state, trainer.hooks
+    state, hooks = engine.state, engine.hooks
     assert state.model is not None
     outputs: list[Any] = []
-    saved, was_training = (state.stage, state.batch_idx), state.model.training
-    state.stage, state.batch_idx = "predict", 0
+    saved, was_training = (state.phase, state.batch_idx), state.model.training
+    state.phase, state.batch_idx = "predict", 0
     state.model.eval()
     try:
         with torch.no_grad():
@@ -85,6 +91,7 @@ def run_prediction(trainer: Trainer, loader: Loader) -> list[Any]:
                 state.batch_idx = index
                 if index == 0:
                     check_batch(batch, f"first batch of {loader.name}", loader.expect_minibatch)
+                hooks.on_predict_step_start(state, batch)
                 prepared = hooks.run_prepare_batch(state, batch)
                 output = hooks.run_predict_step(state, prepared)
                 if output is None:
@@ -93,6 +100,6 @@ def run_prediction(trainer: Trainer, loader: Loader) -> list[Any]:
                 outputs.append(output)
             hooks.on_predict_end(state)
     finally:  # as after an evaluation: a plugin may predict in the middle of a fit
-        state.stage, state.batch_idx = saved
+        state.phase, state.batch_idx = saved
         state.model.train(was_training)
     return outputs

@@ -1,6 +1,6 @@
 """What the training step calls, looked up once per plugin set.
 
-The step (:func:`unitrain.core.loop.run_train_step`) runs nine hooks. Through the relay
+The step (:func:`unitrain.core.loop.train_step`) runs nine hooks. Through the relay
 each would cost a call even with no implementation, and a stage implemented only by the
 task would cost the relay's call on top of the task's method. :func:`step_plan` asks the
 manager (:meth:`~unitrain.hooks.manager.PluginManager.bound`) once per plugin set for the

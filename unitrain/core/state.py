@@ -2,7 +2,7 @@
 
 Who owns what:
 
-- **Engine-owned (read-only for plugins):** ``stage``, ``epoch``, ``batch_idx``,
+- **Engine-owned (read-only for plugins):** ``phase``, ``epoch``, ``batch_idx``,
   ``global_step``, ``micro_step``, ``epoch_length``, ``eval_length`` (batches of the
   evaluation pass running now, when its loader has a length), ``max_epochs``, ``max_steps``,
   ``accumulation``, ``accumulation_window``, ``ends_window``, ``split``, ``rank``,
@@ -34,11 +34,11 @@ import torch
 from unitrain.core.stash import Stash
 
 if TYPE_CHECKING:
-    from unitrain.plugins.lr_scheduler import ScheduledLR
+    from unitrain.core.schedule import ScheduledLR
 
-__all__ = ["Stage", "State", "StopWhen"]
+__all__ = ["Phase", "State", "StopWhen"]
 
-Stage = Literal["idle", "fit", "eval", "predict"]
+Phase = Literal["idle", "fit", "eval", "predict"]
 StopWhen = Literal["now", "epoch_end"]
 
 
@@ -46,7 +46,7 @@ StopWhen = Literal["now", "epoch_end"]
 class State:
     """Where the engine is, and what it is working with."""
 
-    stage: Stage = "idle"
+    phase: Phase = "idle"
     epoch: int = 0
     batch_idx: int = 0
     global_step: int = 0

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from unitrain.core.plan import STEP_HOOKS, StepPlan, step_plan
+from unitrain.core.plan import StepPlan
+from unitrain.core.schedule import step_schedulers
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
     from unitrain.core.state import State
 
-__all__ = ["enter_window", "scale_gradients", "step_optimizers", "step_partial_window"]
+__all__ = ["clear_gradients", "enter_window", "is_optimizer", "scale_gradients", "step_optimizers"]
 
 
 def enter_window(state: State, accumulation: int) -> None:
@@ -52,7 +52,8 @@ def clear_gradients(optimizer: Any) -> None:
 
 
 def step_optimizers(state: State, plan: StepPlan) -> None:
-    """Step every optimizer between its two events, clear its gradients, count the step.
+    """Step every optimizer between its two events, clear its gradients, count the step,
+    step the schedulers of interval ``"step"``.
 
     The callers come from ``plan`` (:mod:`unitrain.core.plan`): the caller of this function
     notes an error that comes out of them."""
@@ -66,20 +67,10 @@ def step_optimizers(state: State, plan: StepPlan) -> None:
             on_after(state, optimizer, index)
         clear_gradients(optimizer)
     state.global_step += 1
-
-
-def step_partial_window(trainer: Trainer, taken: int) -> None:
-    """Step the last window of an epoch of unknown length, which ran short.
-
-    Its gradients were divided by the full window size; rescale them to the mean over the
-    micro-steps actually taken, as a window of known length would have.
-    """
-    scale_gradients(trainer.state, trainer.config.accumulation / taken)
-    try:
-        step_optimizers(trainer.state, step_plan(trainer.plugins))
-    except BaseException as error:
-        trainer.plugins.note_raised(error, STEP_HOOKS)
-        raise
+    if state.schedulers:
+        step_schedulers(state.schedulers, "step", state.global_step, state.eval_metrics)
+    if state.schedulers:
+        step_schedulers(state.schedulers, "step", state.global_step, state.eval_metrics)
 
 
 def scale_gradients(state: State, factor: float) -> None:

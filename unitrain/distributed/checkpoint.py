@@ -54,6 +54,15 @@ class WorldSizeCheck:
         """Raise CheckpointError when the checkpoint's world size differs from this run's."""
         check_world_size(int(saved["world_size"]), self._state.world_size)
 
+    def on_before_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        """Refuse a checkpoint of another world size before the engine loads any of it: this
+        plugin's entry, or else (its state was dropped) the engine's ``world_size``."""
+        saved = checkpoint.get("plugins", {}).get("distributed")
+        if isinstance(saved, dict) and "world_size" in saved:
+            check_world_size(int(saved["world_size"]), state.world_size)
+        elif checkpoint.get("world_size") is not None:
+            check_world_size(int(checkpoint["world_size"]), state.world_size)
+
 
 def check_world_size(saved: int, current: int) -> None:
     """Refuse to resume a checkpoint written by a different number of processes."""

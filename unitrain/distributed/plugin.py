@@ -3,7 +3,10 @@ model, gradients are not synchronised inside an accumulation window, and stop re
 SIGTERM are agreed across ranks.
 
 It is registered as ``"distributed"`` on every rank by the trainer when more than one
-process takes part; single-process runs never see it (and pay nothing).
+process takes part; single-process runs never see it (and pay nothing): they have the
+:class:`~unitrain.distributed.checkpoint.WorldSizeCheck` under that name, which refuses a
+checkpoint of another world size before anything of it is loaded
+(``on_before_load_checkpoint``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from unitrain.hooks.markers import hookimpl
 from unitrain.runs.rng import capture_rng, restore_rng
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine
 
 __all__ = ["DistributedPlugin", "full_state_dict"]
 
@@ -185,7 +188,7 @@ def _gather_fsdp(
     full_checkpoint_entries(model, state.optimizers, checkpoint)
 
 
-def full_state_dict(trainer: Trainer) -> dict[str, Any]:
+def full_state_dict(trainer: Engine) -> dict[str, Any]:
     """``trainer.state_dict()`` with every rank's random state; call it on every rank.
 
     A checkpoint writer that saves from rank 0 only calls this on all ranks and writes the

@@ -43,7 +43,7 @@ from unitrain.errors import ConfigError
 from unitrain.runs.trainer_state import ALL_RANKS_STATE_DICT
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine
 
 __all__ = ["Distributed"]
 
@@ -53,6 +53,8 @@ class Distributed:
 
     Made first thing in ``Trainer.__init__`` (so that ranks from SLURM are in the
     environment before the trainer reads them), then :meth:`setup` once the plugins are in.
+    ``factory`` is the trainer class each spawned rank builds from ``recipe`` (its
+    arguments).
     """
 
     def __init__(
@@ -60,15 +62,15 @@ class Distributed:
         devices: str | int | DeviceSpec | None,
         strategy: str | Strategy | None,
         recipe: dict[str, Any],
+        factory: Callable[..., Engine],
     ) -> None:
         self.env: DistEnv = detect_env()
         _export_ranks(self.env)
         self.spec = None if devices is None else parse_devices(devices)
         self.strategy = make_strategy(strategy)
         self.hang_timeout = check_hang_timeout(recipe.get("hang_timeout", DEFAULT_HANG_TIMEOUT))
-        from unitrain.core.engine import Trainer
-
-        accepted = set(inspect.signature(Trainer.__init__).parameters) - {"self"}
+        self.factory = factory
+        accepted = set(inspect.signature(factory).parameters)
         self.recipe = {key: value for key, value in recipe.items() if key in accepted}
         self.added: list[tuple[object, str | None, int | None, Any]] = []
         self.spawns = (
@@ -85,7 +87,7 @@ class Distributed:
         """True in a process that is one rank of several."""
         return self.env.is_distributed
 
-    def setup(self, trainer: Trainer) -> None:
+    def setup(self, trainer: Engine) -> None:
         """Join the group, place and wrap the model, register the plugins (see the module)."""
         state = trainer.state
         if not self.active:
@@ -123,7 +125,7 @@ class Distributed:
 
         return gather_predictions(outputs, whole, self.env.rank, self.env.world_size)
 
-    def spawn_fit(self, trainer: Trainer, *args: Any, **kwargs: Any) -> State:
+    def spawn_fit(self, trainer: Engine, *args: Any, **kwargs: Any) -> State:
         """Run ``fit`` in one process per device; this trainer then holds rank 0's result."""
         payload = self._spawn("fit", args, kwargs)[0]
         # this process was no rank of the run: the world-size entries do not apply here
@@ -147,6 +149,7 @@ class Distributed:
         return launch(
             _run_rank,
             self.spec,
+            self.factory,
             self.recipe,
             self.added,
             method,
@@ -156,7 +159,7 @@ class Distributed:
         )
 
     def agree_on_resume(
-        self, trainer: Trainer, resume: str | os.PathLike[str] | None
+        self, trainer: Engine, resume: str | os.PathLike[str] | None
     ) -> str | os.PathLike[str] | None:
         """Every rank resumes from the checkpoint rank 0 finds (``None``: start afresh).
 
@@ -175,7 +178,7 @@ class Distributed:
         dist.broadcast_object_list(found, src=0)
         return found[0]
 
-    def check_checkpoint(self, trainer: Trainer, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    def check_checkpoint(self, trainer: Engine, checkpoint: dict[str, Any]) -> dict[str, Any]:
         """Refuse a checkpoint written by another number of processes, before loading any of it;
         return what the engine loads (under FSDP2: this rank's shards of the full state).
 
@@ -191,7 +194,7 @@ class Distributed:
             return _shard_checkpoint(trainer, checkpoint)
         return checkpoint
 
-    def _rank_device(self, trainer: Trainer) -> torch.device:
+    def _rank_device(self, trainer: Engine) -> torch.device:
         local = self.env.local_rank
         spec = self.spec
         if spec is None and "UNITRAIN_DEVICES" in os.environ:  # a rank of launch(fn, devices)
@@ -216,7 +219,7 @@ class Distributed:
         return torch.device("cuda", local)
 
 
-def _shard_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> dict[str, Any]:
+def _shard_checkpoint(trainer: Engine, checkpoint: dict[str, Any]) -> dict[str, Any]:
     # every rank loads together (a resume, or full_state_dict's result on every rank)
     from unitrain.distributed.fsdp_checkpoint import load_full_into_fsdp
 
@@ -240,6 +243,7 @@ def _export_ranks(env: DistEnv) -> None:
 
 
 def _run_rank(
+    factory: Callable[..., Engine],
     recipe: dict[str, Any],
     added: list[tuple[Any, ...]],
     method: str,
@@ -247,9 +251,7 @@ def _run_rank(
     kwargs: dict[str, Any],
 ) -> Any:
     """One rank of a device-string run: the same trainer, built here, runs ``method``."""
-    from unitrain.core.engine import Trainer
-
-    trainer = Trainer(**recipe)
+    trainer = factory(**recipe)
     for plugin, name, order, ranks in added:
         trainer.add_plugin(plugin, name, order=order, ranks=ranks)
     run: Callable[..., Any] = getattr(trainer, method)

@@ -228,11 +228,11 @@ class Watchdog:
 
     def _report(self) -> Report:
         state = self.state
-        active = state is not None and state.stage != "idle"
+        active = state is not None and state.phase != "idle"
         position: tuple[Any, ...] = ("idle", None, 0, 0, 0, 0)
         if state is not None:
             position = (
-                state.stage,
+                state.phase,
                 state.split,
                 state.epoch,
                 state.micro_step,
@@ -342,7 +342,7 @@ class WatchdogPlugin:
         Watchdog.follow(state, self.timeout)
 
     def on_eval_start(self, state: State, split: str) -> None:
-        if state.stage != "fit":  # evaluate() on its own; inside a fit it is followed already
+        if state.phase != "fit":  # evaluate() on its own; inside a fit it is followed already
             Watchdog.follow(state, self.timeout)
 
     def on_predict_start(self, state: State) -> None:

@@ -80,11 +80,11 @@ class _Pluggy(pluggy.PluginManager):
 
 
 def describe_position(state: State | None) -> str:
-    """``'stage fit, epoch 1, batch_idx 3, global_step 11'`` for error messages."""
+    """``'phase fit, epoch 1, batch_idx 3, global_step 11'`` for error messages."""
     if state is None:
         return "no step yet"
     return (
-        f"stage {state.stage}, epoch {state.epoch}, batch_idx {state.batch_idx}, "
+        f"phase {state.phase}, epoch {state.epoch}, batch_idx {state.batch_idx}, "
         f"global_step {state.global_step}"
     )
 

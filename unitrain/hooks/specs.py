@@ -5,12 +5,18 @@ written in. Nothing fires that is not declared here.
 
 Two kinds of hook:
 
-- **Events** (``on_<scope>_<start|end>`` and a few ``on_after_*`` / ``on_before_*``): broadcast
-  to every implementation in the one order, return nothing.
+- **Events**: broadcast to every implementation in the one order, return nothing. A scope
+  (fit, epoch, train_step, eval, eval_step, predict, predict_step) opens with
+  ``on_<scope>_start`` and closes with ``on_<scope>_end``; ``on_train_batches_end`` closes
+  the epoch's batches (the stage ``make_epoch_batches`` opens them). One action is framed by
+  ``on_before_<action>`` / ``on_after_<action>`` (the optimizer step, the backward pass) or
+  by ``on_before_<action>`` / ``on_<action>`` (saving and loading a checkpoint);
+  ``on_exception`` and ``on_bus_bundles`` stand alone.
 - **Stages** (``run_<step>``, ``make_<thing>``): ``firstresult`` hooks, the replaceable steps of
-  the meta-algorithm. The task supplies the default implementation (registered *last*); any
-  plugin may replace it by returning a non-``None`` result, and a ``wrapper=True``
-  implementation may put context (autocast, ``no_grad``, timers) around it.
+  the meta-algorithm. The task supplies the default implementation (registered *last*;
+  ``make_epoch_batches`` has none: without an answer the loop draws the batches as they
+  are); any plugin may replace it by returning a non-``None`` result, and a
+  ``wrapper=True`` implementation may put context (autocast, ``no_grad``, timers) around it.
 
 The one order, for every hook and every style: wrappers outermost, then ascending integer
 ``order`` (default 0), ties in registration order; ``tryfirst`` / ``trylast`` move an
@@ -22,7 +28,7 @@ it returns, and whether wrappers suit it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -32,8 +38,8 @@ from unitrain.hooks.markers import hookspec
 if TYPE_CHECKING:
     from unitrain.bus.bundles import StepBundles
     from unitrain.core.result import StepResult
+    from unitrain.core.schedule import ScheduledLR
     from unitrain.core.state import State
-    from unitrain.plugins.lr_scheduler import ScheduledLR
 
 __all__ = ["Hooks"]
 
@@ -63,8 +69,10 @@ class Hooks:
 
         Fires once per optimizer right after ``make_optimizer``, with that ``optimizer`` and
         its index ``optimizer_idx``. May change nothing. A plain scheduler is stepped once
-        per epoch; return a :class:`~unitrain.plugins.lr_scheduler.ScheduledLR`
-        to step per optimizer step or on a monitored metric. Returns the scheduler or
+        per epoch (the engine steps it after the epoch's evaluation, before
+        ``on_epoch_end``); return a :class:`~unitrain.core.schedule.ScheduledLR` to step it
+        after every N optimizer steps (before ``on_train_step_end``) or on a monitored
+        metric (see :mod:`unitrain.core.schedule`). Returns the scheduler or
         ``None`` for none (first non-``None`` wins). Wrappers: not useful.
         """
 
@@ -75,9 +83,29 @@ class Hooks:
         """The fit begins.
 
         Fires once per ``fit``, after model, optimizers and schedulers are set up and
-        before the first epoch. ``state.stage == "fit"``. Plugins may set up their own
+        before the first epoch. ``state.phase == "fit"``. Plugins may set up their own
         resources and set ``state.grad_scaler``. Returns nothing. Wrappers: not useful
         (events return nothing).
+        """
+
+    @hookspec(firstresult=True)
+    def make_epoch_batches(
+        self, state: State, loader: object, batches: Iterable[Any]
+    ) -> Iterable[Any] | None:
+        """Stage: the batches the coming training epoch draws from.
+
+        Fires once per training epoch, before ``on_epoch_start``: ``state.epoch``,
+        ``state.epoch_length`` are set and ``state.batch_idx == 0``. ``loader`` is the
+        training data as given to ``fit`` (a ``DataLoader`` or any iterable: read its
+        sampler or generators from it), ``batches`` the iterable the loop would draw from
+        (``limit_train_batches`` applied). The loop iterates the result only after
+        ``on_epoch_start``, so return a lazy iterable (a generator), not an iterator already
+        started. May restore random states and, to continue an interrupted epoch, set
+        ``state.batch_idx`` to the number of batches it leaves out (exact resume does: see
+        :mod:`unitrain.runs.replay`). Returns the iterable to draw from, or ``None`` for
+        ``batches`` itself (first non-``None`` wins). Wrappers suit it: a wrapper receives
+        the inner result (``None`` when no implementation answered) and may return an
+        iterable that wraps it or ``batches``.
         """
 
     @hookspec
@@ -181,7 +209,8 @@ class Hooks:
         """A training step is done.
 
         Fires after backward (and the optimizer step when the window ended);
-        ``state.global_step`` already counts that step, ``state.batch_idx`` is still this
+        ``state.global_step`` already counts that step and the schedulers of interval
+        ``"step"`` due at it have stepped, ``state.batch_idx`` is still this
         batch's index. ``batch`` is the prepared batch and ``result`` the forward stage's
         result; ``result.loss`` is a device tensor: reading its value forces a host sync, so
         read it only when you need it. Plugins may request a stop; they must not mutate
@@ -189,12 +218,25 @@ class Hooks:
         """
 
     @hookspec
+    def on_train_batches_end(self, state: State, exhausted: bool) -> None:
+        """The training epoch draws no more batches.
+
+        Fires once per training epoch, after its last ``on_train_step_end`` (or right after
+        ``on_epoch_start`` when a stop ``"now"`` was asked there) and before the epoch's
+        scheduled evaluation. ``exhausted`` is ``True`` when the batches ran out, ``False``
+        when a stop request or ``max_steps`` cut the epoch short; ``state.batch_idx`` is
+        the number of batches done. Plugins may record where the epoch stopped (exact
+        resume continues a cut epoch from there). Returns nothing. Wrappers: not useful.
+        """
+
+    @hookspec
     def on_epoch_end(self, state: State) -> None:
         """A training epoch is done (also when it was cut short by a stop request).
 
-        Fires after the epoch's last step and after its scheduled evaluation, so
-        ``state.eval_metrics`` holds fresh values; ``state.epoch`` is still the ending
-        epoch. Plugins may request a stop. Returns nothing. Wrappers: not useful.
+        Fires after the epoch's last step, after its scheduled evaluation (so
+        ``state.eval_metrics`` holds fresh values) and after the engine stepped the
+        schedulers of interval ``"epoch"``; ``state.epoch`` is still the ending epoch.
+        Plugins may request a stop. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec
@@ -213,7 +255,7 @@ class Hooks:
 
         Fires inside ``fit`` (every N epochs or steps, once per split) and from
         ``Trainer.evaluate``. The model is in eval mode and grad is disabled;
-        ``state.stage == "eval"`` and ``state.split == split``. Plugins may reset their own
+        ``state.phase == "eval"`` and ``state.split == split``. Plugins may reset their own
         per-pass data; they must not change the model. Returns nothing. Wrappers: not useful.
         """
 
@@ -262,8 +304,16 @@ class Hooks:
         """A prediction pass begins.
 
         Fires once per ``Trainer.predict``, before its first batch; the model is in eval
-        mode and grad is disabled, ``state.stage == "predict"``. Plugins may set up their
+        mode and grad is disabled, ``state.phase == "predict"``. Plugins may set up their
         own per-pass data. Returns nothing. Wrappers: not useful.
+        """
+
+    @hookspec
+    def on_predict_step_start(self, state: State, batch: Any) -> None:
+        """A prediction step begins, for batch ``state.batch_idx`` of the pass.
+
+        Fires before ``run_prepare_batch``; ``batch`` is as the loader gave it. Must not
+        mutate it. Returns nothing. Wrappers: not useful.
         """
 
     @hookspec(firstresult=True)
@@ -294,6 +344,21 @@ class Hooks:
     # ------------------------------------------------------------------ checkpoints
 
     @hookspec
+    def on_before_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint is about to be assembled (``Trainer.state_dict``); ``on_save_checkpoint``
+        follows once it is.
+
+        Fires first, before any ``state_dict`` of the model, optimizers or plugins is taken
+        (those may draw random numbers): the place to capture random states. ``checkpoint``
+        holds only ``{"plugins": {}}``; the engine adds ``model``, ``optimizers``,
+        ``schedulers`` and ``position`` after this hook. Exact resume adds its top-level
+        entries here (``data_order``, ``grads``, ``scaler``, ``config``, ``world_size``,
+        ``plugins``: see :mod:`unitrain.runs.trainer_state`); other plugins add only
+        ``checkpoint["plugins"][name]``, plain data and tensors. Returns nothing. Wrappers:
+        not useful.
+        """
+
+    @hookspec
     def on_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
         """A checkpoint is being assembled.
 
@@ -304,10 +369,23 @@ class Hooks:
         """
 
     @hookspec
+    def on_before_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint is about to be loaded (``Trainer.load_state_dict``);
+        ``on_load_checkpoint`` follows once it is.
+
+        Fires before the engine restores anything from ``checkpoint``: a plugin that finds
+        it unusable here (written by another number of processes, other settings) raises a
+        :class:`~unitrain.errors.CheckpointError` and nothing is changed. Must not change
+        the dict. Returns nothing. Wrappers: not useful.
+        """
+
+    @hookspec
     def on_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
         """A checkpoint was loaded into the engine.
 
-        Fires after the engine restored its own entries from ``checkpoint``. A plugin reads
+        Fires after the engine restored its own entries from ``checkpoint`` (the plugin
+        that restores the checkpoint's random states, data order and plugin states runs
+        first, ``tryfirst``). A plugin reads
         only its own keys and must not change the dict. Returns nothing. Wrappers: not
         useful.
         """

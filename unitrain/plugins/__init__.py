@@ -1,11 +1,12 @@
 """Built-in plugins, one concept per module."""
 
+from unitrain.core.schedule import ScheduledLR
 from unitrain.plugins.amp import MixedPrecision
 from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.clipping import GradientClipping
 from unitrain.plugins.early_stopping import EarlyStopping
 from unitrain.plugins.lr_monitor import LearningRateMonitor
-from unitrain.plugins.lr_scheduler import LRScheduler, ScheduledLR, SchedulerStepper
+from unitrain.plugins.lr_scheduler import LRScheduler
 from unitrain.plugins.metrics_log import MetricsLog
 from unitrain.plugins.mlflow_log import MlflowLog
 from unitrain.plugins.model_summary import ModelSummary
@@ -31,6 +32,5 @@ __all__ = [
     "ProgressBar",
     "RunStore",
     "ScheduledLR",
-    "SchedulerStepper",
     "TensorBoardLog",
 ]

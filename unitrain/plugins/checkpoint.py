@@ -280,7 +280,7 @@ class Checkpoint:
         try:
             if isinstance(error, Preempted) or not self.save_on_exception or not started:
                 return
-            clean = self._clean and state.stage in ("fit", "eval") and state.optimizers
+            clean = self._clean and state.phase in ("fit", "eval") and state.optimizers
             if clean and self._writer:
                 self.save(state, "exception")
             elif self.last_saved is not None:

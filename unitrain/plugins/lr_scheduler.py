@@ -1,90 +1,19 @@
-"""Learning-rate schedulers: stepped per epoch, per optimizer step, or on a metric."""
+"""The learning-rate scheduler plugin: a scheduler for each optimizer, from a factory.
+
+The engine steps the schedulers itself (:mod:`unitrain.core.schedule`); this plugin only
+makes them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import torch
 
-from unitrain.errors import ConfigError, StateError
+from unitrain.core.schedule import Interval, ScheduledLR
 
-if TYPE_CHECKING:
-    from unitrain.core.state import State
-
-__all__ = ["LRScheduler", "ScheduledLR", "SchedulerStepper"]
-
-Interval = Literal["epoch", "step"]
-
-
-@dataclass(slots=True)
-class ScheduledLR:
-    """A scheduler and when to step it.
-
-    ``interval``: ``"epoch"`` (after the epoch's evaluation) or ``"step"`` (after each
-    optimizer step); ``frequency``: every N of them. ``monitor``: a metric name of
-    ``split``'s evaluation, passed to ``scheduler.step(value)`` (for ``ReduceLROnPlateau``).
-    """
-
-    scheduler: Any
-    interval: Interval = "epoch"
-    frequency: int = 1
-    monitor: str | None = None
-    split: str = "val"
-
-    def __post_init__(self) -> None:
-        if self.interval not in ("epoch", "step"):
-            raise ConfigError(
-                f"ScheduledLR.interval must be 'epoch' or 'step', got {self.interval!r}"
-            )
-        if self.frequency < 1:
-            raise ConfigError(f"ScheduledLR.frequency must be >= 1, got {self.frequency}")
-        plateau = isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-        if plateau and self.monitor is None:
-            raise ConfigError(
-                "ReduceLROnPlateau needs a metric: ScheduledLR(scheduler, monitor='loss', "
-                "split='val')"
-            )
-
-
-class SchedulerStepper:
-    """Steps every scheduler in ``state.schedulers`` at its interval.
-
-    The trainer registers it when the first scheduler is made (at the start of the first
-    fit), with ``order = -1``: before the other plugins' ``on_train_step_end`` and
-    ``on_epoch_end``, so they see the learning rate of the next step or epoch.
-    """
-
-    name = "lr_scheduler"
-    order = -1
-
-    def on_train_step_end(self, state: State) -> None:
-        if not state.ends_window:
-            return
-        for item in state.schedulers:
-            if item.interval == "step" and state.global_step % item.frequency == 0:
-                _step(item, state)
-
-    def on_epoch_end(self, state: State) -> None:
-        for item in state.schedulers:
-            if item.interval == "epoch" and (state.epoch + 1) % item.frequency == 0:
-                _step(item, state)
-
-
-def _step(item: ScheduledLR, state: State) -> None:
-    if item.monitor is None:
-        item.scheduler.step()
-        return
-    metrics = state.eval_metrics.get(item.split)
-    if metrics is None or item.monitor not in metrics:
-        have = sorted(metrics) if metrics else f"no evaluation of split {item.split!r} yet"
-        raise StateError(
-            f"scheduler monitors {item.monitor!r} of split {item.split!r}, which is not in "
-            f"the evaluation metrics ({have}); pass eval_data={{{item.split!r}: loader}} to "
-            "fit and evaluate at least as often as the scheduler steps"
-        )
-    item.scheduler.step(metrics[item.monitor])
+__all__ = ["LRScheduler"]
 
 
 class LRScheduler:

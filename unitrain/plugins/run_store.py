@@ -232,7 +232,7 @@ class RunStore:
                 self.lock.beat()
 
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
-        if self.writer is not None and state.stage == "eval" and self.run is not None:
+        if self.writer is not None and state.phase == "eval" and self.run is not None:
             self.writer.write(split, state.epoch, state.global_step, metrics)
         value = metrics.get(self.monitor)
         if split == self.split and value is not None and not math.isnan(value):

@@ -3,7 +3,8 @@
 The order of a shuffled epoch is fixed when the loader is iterated: a ``DataLoader`` draws
 its base seed, and a ``RandomSampler`` its permutation, from the loader's generator, or from
 the global torch RNG when it has none; a user's iterable may draw from any global RNG. So at
-the start of each epoch (just before ``on_epoch_start``) :meth:`Replay.start_epoch` takes a
+the start of each epoch (in ``make_epoch_batches``, just before ``on_epoch_start``, through the
+:class:`~unitrain.runs.trainer_state.ExactResume` plugin) :meth:`Replay.start_epoch` takes a
 snapshot of every RNG and of the loader's generators. A checkpoint stores that snapshot, the
 number of batches done, and a second snapshot taken when it was written.
 
@@ -95,12 +96,12 @@ class Replay:
         self.before_previous: torch.Tensor | None = None
         self.cut: dict[str, Any] | None = None  # where the last epoch was cut short, if it was
 
-    # ------------------------------------------------------------------ the loop's calls
+    # ------------------------------------------------------------------ the epoch's hooks
 
     def start_epoch(self, batches: object, track_fetches: bool = True) -> None:
-        """Called by the loop before ``on_epoch_start``: snapshot, or restore on resume.
+        """Before ``on_epoch_start`` (``make_epoch_batches``): snapshot, or restore on resume.
 
-        ``track_fetches`` is the loop's automatic choice, used unless :attr:`track_fetches`
+        ``track_fetches`` is the automatic choice, used unless :attr:`track_fetches`
         is set."""
         state = self.state
         self._tracking = track_fetches if self.track_fetches is None else self.track_fetches
@@ -121,26 +122,28 @@ class Replay:
         self.epoch = state.epoch
         self.epoch_start = snapshot(self.generators, every_rng=self._tracking)
 
-    def batches(self, batches: Iterable[Any]) -> Iterator[Any]:
+    def batches(self, batches: Iterable[Any]) -> Iterable[Any]:
         """The epoch's batches; on a mid-epoch resume, without those already done.
 
         When fetches are tracked, the torch RNG state is kept before each one (a 5 KB copy,
         no host sync): data loading in this process may draw from it (random augmentations),
         interleaved with the training's own draws, so a resume makes the last two fetches
         (a loader may read one batch ahead) from the states they had. With nothing to skip
-        or track, the loader's own iterator is returned.
+        or track, ``batches`` itself is returned.
         """
         skip, self._skip = self._skip, 0
         saved, self._resume_snapshot = self._resume_snapshot, None
-        iterator = iter(batches)
         self.before_fetch = self.before_previous = None
         if not skip and not self._tracking:
-            return iterator
-        return self._replayed(iterator, skip, saved)
+            return batches  # the loop iterates it
+        return self._replayed(batches, skip, saved)
 
     def _replayed(
-        self, iterator: Iterator[Any], skip: int, saved: dict[str, Any] | None
+        self, batches: Iterable[Any], skip: int, saved: dict[str, Any] | None
     ) -> Iterator[Any]:
+        # a generator: the loader is iterated (a shuffle drawn) at the loop's first fetch,
+        # after on_epoch_start, as without a replay
+        iterator = iter(batches)
         if skip:
             assert saved is not None
             previous, last = saved.get("before_fetch") or (None, None)
@@ -177,7 +180,7 @@ class Replay:
             yield batch
 
     def end_batches(self, exhausted: bool) -> None:
-        """Called by the loop when the epoch's batches stop: keep where an epoch was cut.
+        """At ``on_train_batches_end``: keep where an epoch was cut.
 
         Cut: the batches did not run out (``exhausted``; nor was a known epoch length
         reached), at the end of an accumulation window (inside one, the window's gradients
@@ -209,7 +212,7 @@ class Replay:
         if cut is not None and state.epoch in (cut["epoch"], cut["epoch"] + 1):
             return cut  # the epoch was cut short (its end is running or done): resume it
         now = snapshot(self.generators)
-        if self.epoch is None or self.epoch != state.epoch or state.stage != "fit":
+        if self.epoch is None or self.epoch != state.epoch or state.phase != "fit":
             # between epochs (or after the fit): the next epoch starts from this RNG state
             return {"epoch": state.epoch, "batches_done": 0, "epoch_start": now, "now": now}
         assert self.epoch_start is not None

@@ -33,14 +33,14 @@ from unitrain.runs.checkpoint import MANIFEST, load_checkpoint, newest_valid
 from unitrain.runs.store import CHECKPOINTS, RUN_JSON
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine
 
 __all__ = ["find_resume_checkpoint", "resume_fit"]
 
 _log = logging.getLogger("unitrain.runs")
 
 
-def resume_fit(trainer: Trainer, resume: str | os.PathLike[str]) -> Path | None:
+def resume_fit(trainer: Engine, resume: str | os.PathLike[str]) -> Path | None:
     """Load the checkpoint ``resume`` designates into ``trainer``; returns its path."""
     path = find_resume_checkpoint(trainer, resume)
     if path is None:
@@ -52,7 +52,7 @@ def resume_fit(trainer: Trainer, resume: str | os.PathLike[str]) -> Path | None:
     return path
 
 
-def find_resume_checkpoint(trainer: Trainer, resume: str | os.PathLike[str]) -> Path | None:
+def find_resume_checkpoint(trainer: Engine, resume: str | os.PathLike[str]) -> Path | None:
     """The checkpoint directory to resume from (None: ``"latest"`` found nothing)."""
     if str(resume) == "latest":
         searched: list[Path] = []

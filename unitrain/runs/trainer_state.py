@@ -1,8 +1,12 @@
-"""What a checkpoint holds beyond the engine's own entries, and how it is put back.
+"""What a checkpoint holds beyond the engine's own entries, and how it is put back: the
+:class:`ExactResume` plugin, which :class:`unitrain.Trainer` registers as ``"exact_resume"``.
 
-:meth:`Trainer.state_dict` calls :func:`capture_extras` **first** (RNG snapshots are taken
-before any other object serialises itself, since that may draw random numbers) and
-:meth:`Trainer.load_state_dict` calls :func:`restore_extras` last. The extras:
+Its hooks: ``make_epoch_batches`` (a wrapper: the epoch's data order is snapshot, or
+restored and replayed on resume, see :mod:`unitrain.runs.replay`), ``on_train_batches_end``
+(where an epoch was cut), ``on_before_save_checkpoint`` (:func:`capture_extras` **first**:
+RNG snapshots are taken before any other object serialises itself, since that may draw
+random numbers) and ``on_load_checkpoint`` (``tryfirst``: :func:`restore_extras`, before the
+other plugins hear of the checkpoint). The extras:
 
 - ``data_order``: :meth:`Replay.state_dict` (epoch, batches done, RNG + generator snapshots);
 - ``grads``: the accumulated gradients when a checkpoint falls inside an accumulation window
@@ -10,8 +14,8 @@ before any other object serialises itself, since that may draw random numbers) a
 - ``scaler``: ``state.grad_scaler.state_dict()`` when mixed precision uses one;
 - ``config``: the trainer's settings;
 - ``world_size``: how many processes wrote it (a resume with another number is refused
-  before anything is loaded, see :meth:`unitrain.distributed.trainer.Distributed.
-  check_checkpoint`);
+  before anything is loaded, in ``on_before_load_checkpoint``: see
+  :class:`unitrain.distributed.checkpoint.WorldSizeCheck`);
 - ``rank_data_orders``: only in a checkpoint of every rank
   (:func:`unitrain.distributed.full_state_dict`): each rank's ``data_order``, by rank; on
   resume each rank takes its own (its own random streams and sampler position);
@@ -25,20 +29,24 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from unitrain.core.stash import StashKey
+from unitrain.core.state import State
 from unitrain.errors import UnitrainWarning
+from unitrain.hooks.markers import hookimpl
+from unitrain.runs.replay import Replay
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.core.engine import Engine
 
 __all__ = [
     "ALL_RANKS_STATE_DICT",
     "STATE_DICT",
+    "ExactResume",
     "capture_extras",
     "plugin_states",
     "restore_extras",
@@ -57,7 +65,42 @@ ORPHANS: StashKey[dict[str, Any]] = StashKey("trainer.orphan_plugin_states")
 _log = logging.getLogger("unitrain.runs")
 
 
-def stateful_plugins(trainer: Trainer) -> dict[str, Any]:
+class ExactResume:
+    """Exact resume: the epoch's data order, and the checkpoint's extras (module docstring).
+
+    Registered by :class:`unitrain.Trainer` as ``"exact_resume"``; holds the
+    :class:`~unitrain.runs.replay.Replay` (``trainer.replay``).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.replay = Replay(engine.state)
+
+    @hookimpl(wrapper=True)
+    def make_epoch_batches(
+        self, state: State, loader: object, batches: Iterable[Any]
+    ) -> Generator[None, Iterable[Any] | None, Iterable[Any]]:
+        inner = yield
+        # keep the RNG state before each fetch only when a plugin may write a resumable
+        # checkpoint (see unitrain.runs.replay)
+        plugins = self.engine.plugins
+        resumable = any(callable(getattr(r.plugin, "resume_dirs", None)) for r in plugins)
+        self.replay.start_epoch(loader, track_fetches=resumable)
+        return self.replay.batches(batches if inner is None else inner)
+
+    def on_train_batches_end(self, state: State, exhausted: bool) -> None:
+        self.replay.end_batches(exhausted)  # an epoch cut short here is resumed from here
+
+    def on_before_save_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        checkpoint.update(capture_extras(self.engine, self.replay))
+        checkpoint.setdefault("plugins", {}).update(plugin_states(self.engine))
+
+    @hookimpl(tryfirst=True)
+    def on_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
+        restore_extras(self.engine, self.replay, checkpoint)
+
+
+def stateful_plugins(trainer: Engine) -> dict[str, Any]:
     """Registered plugins (not the task) with ``state_dict`` and ``load_state_dict`` methods."""
     return {
         record.name: record.plugin
@@ -68,10 +111,10 @@ def stateful_plugins(trainer: Trainer) -> dict[str, Any]:
     }
 
 
-def capture_extras(trainer: Trainer) -> dict[str, Any]:
+def capture_extras(trainer: Engine, replay: Replay) -> dict[str, Any]:
     """The checkpoint entries beyond model, optimizers, schedulers and position."""
     state = trainer.state
-    extras: dict[str, Any] = {"data_order": trainer.replay.state_dict()}
+    extras: dict[str, Any] = {"data_order": replay.state_dict()}
     assert state.model is not None
     grads = [p.grad for p in state.model.parameters()]
     extras["grads"] = None if all(g is None for g in grads) else [_detach(g) for g in grads]
@@ -82,7 +125,7 @@ def capture_extras(trainer: Trainer) -> dict[str, Any]:
     return extras
 
 
-def plugin_states(trainer: Trainer) -> dict[str, Any]:
+def plugin_states(trainer: Engine) -> dict[str, Any]:
     """``{name: plugin.state_dict()}`` of the stateful plugins (see :func:`stateful_plugins`),
     after the kept states of plugins that are absent now."""
     orphans: dict[str, Any] = trainer.state.stash.get(ORPHANS, {})
@@ -95,7 +138,7 @@ def _detach(grad: torch.Tensor | None) -> torch.Tensor | None:
     return None if grad is None else grad.detach().clone()
 
 
-def restore_extras(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
+def restore_extras(trainer: Engine, replay: Replay, checkpoint: dict[str, Any]) -> None:
     """Put back :func:`capture_extras`' entries; warn about states no plugin takes now."""
     state = trainer.state
     assert state.model is not None
@@ -125,11 +168,11 @@ def restore_extras(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
             UnitrainWarning,
             stacklevel=3,
         )
-    # the world size was checked before anything was loaded (Trainer.load_state_dict); a
+    # the world size was checked before anything was loaded (on_before_load_checkpoint); a
     # checkpoint of every rank holds each rank's data order: this rank takes its own
     data_order = checkpoint.get("data_order")
     per_rank = checkpoint.get("rank_data_orders")
     if per_rank is not None and len(per_rank) == state.world_size:
         data_order = per_rank[state.rank]
     if data_order is not None:
-        trainer.replay.load_state_dict({**data_order, "scaler": checkpoint.get("scaler")})
+        replay.load_state_dict({**data_order, "scaler": checkpoint.get("scaler")})

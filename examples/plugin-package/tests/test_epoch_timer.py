@@ -28,7 +28,7 @@ def test_one_time_per_epoch_and_events_in_order(tiny_task, tiny_data, event_reco
     ]
     event_recorder.assert_matches(
         r"fit_start (epoch_start (train_step_start (after_backward before_optimizer_step "
-        r"after_optimizer_step )?train_step_end )+epoch_end ){3}fit_end "
+        r"after_optimizer_step )?train_step_end )+train_batches_end epoch_end ){3}fit_end "
     )
 
 

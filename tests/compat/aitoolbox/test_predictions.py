@@ -64,7 +64,7 @@ def test_prediction_inside_fit_keeps_the_loop_intact() -> None:
         def on_batch_end(self) -> None:
             loop = self.train_loop_obj
             loop.predict_on_validation_set(force_prediction=True, execute_callbacks=True)
-            self.stages.append((loop.state.stage, loop.model.training))
+            self.stages.append((loop.state.phase, loop.model.training))
 
     callback, seen = PredictEachBatch(), Seen()
     loop = make_loop()

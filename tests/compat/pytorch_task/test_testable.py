@@ -50,7 +50,7 @@ def test_validation_inside_a_fit_is_a_pass_every_plugin_sees() -> None:
 
     class Watch:
         def on_eval_end(self, state: ut.State, split: str, metrics: dict[str, float]) -> None:
-            seen.append((state.stage, state.epoch, split))
+            seen.append((state.phase, state.epoch, split))
 
         def on_epoch_end(self, state: ut.State) -> None:
             assert state.eval_metrics["val"]["loss"] >= 0.0  # fresh from validate()

@@ -71,7 +71,7 @@ class TestAccuracySubscriber(Subscriber):
         if (message.global_step + 1) % self.every:
             return
         from unitrain.core.data import make_loader
-        from unitrain.core.passes import run_evaluation
+        from unitrain.core.passes import evaluation_pass
 
         bundles = self.current_bundles
         trainer = getattr(getattr(bundles, "context", None), "trainer", None)
@@ -84,7 +84,7 @@ class TestAccuracySubscriber(Subscriber):
             self._loader = make_loader(
                 self.data, f"TestAccuracySubscriber({self.split!r})", train=False
             )
-        metrics = run_evaluation(trainer, self.split, self._loader)
+        metrics = evaluation_pass(trainer, self.split, self._loader)
         if self.metric not in metrics:
             raise ConfigError(
                 f"TestAccuracySubscriber: the evaluation pass has no metric {self.metric!r} "

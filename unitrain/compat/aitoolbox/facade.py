@@ -19,8 +19,8 @@ import torch
 from unitrain.errors import StateError
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
     from unitrain.core.state import State
+    from unitrain.trainer import Trainer
 
 __all__ = ["EARLY_STOP_REASON", "EngineView", "disabled_scaler"]
 
@@ -65,7 +65,7 @@ class EngineView:
         return self.trainer.state
 
     def _running(self) -> bool:
-        return self.trainer is not None and self.trainer.state.stage != "idle"
+        return self.trainer is not None and self.trainer.state.phase != "idle"
 
     @property
     def epoch(self) -> int:

@@ -80,7 +80,7 @@ class CallbacksHandler:
                 ]
                 loop.callbacks = sorted(loop.callbacks + enabled, key=lambda cb: cb.execution_order)
                 trainer = loop.trainer
-                if trainer is not None and trainer.state.stage != "idle":
+                if trainer is not None and trainer.state.phase != "idle":
                     for callback in enabled:
                         trainer.add_plugin(make_plugin(callback, loop))
             self.split_on_execution_position(new, register_train_loop=False)

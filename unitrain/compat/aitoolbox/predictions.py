@@ -1,6 +1,6 @@
 """Prediction and loss-evaluation passes of the compat train loop, run by the engine.
 
-Every pass is the engine's own (``run_evaluation`` / ``run_prediction``), so native plugins
+Every pass is the engine's own (``evaluation_pass`` / ``prediction_pass``), so native plugins
 see it too. Results are cached per ``total_iteration_idx`` in the loop's
 :class:`~.prediction_store.ModelPredictionStore`, so several callbacks at one point share
 one pass; the losses the engine evaluated at the epoch's end are put in that cache, so
@@ -23,11 +23,11 @@ from unitrain.compat.aitoolbox.model import MultiLoss
 from unitrain.compat.aitoolbox.prediction_store import ModelPredictionStore
 from unitrain.core.contract import IMiniBatch
 from unitrain.core.data import make_loader
-from unitrain.core.passes import run_evaluation, run_prediction
+from unitrain.core.passes import evaluation_pass, prediction_pass
 from unitrain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from unitrain.core.engine import Trainer
+    from unitrain.trainer import Trainer
 
 __all__ = [
     "LoaderView",
@@ -185,9 +185,9 @@ class PredictionPasses:
         """One engine evaluation pass over ``data_loader``; its averaged metrics."""
         trainer = self.ensure_trainer()
         loader = make_loader(SeedLoader(data_loader), f"evaluate({split!r})", train=False)
-        if trainer.state.stage == "idle":
+        if trainer.state.phase == "idle":
             return trainer.evaluate(loader.batches, split)
-        return run_evaluation(trainer, split, loader)
+        return evaluation_pass(trainer, split, loader)
 
     def evaluate_model_loss(
         self, data_loader: Any, move_to_cpu: bool = False, dataset_info: Any = None
@@ -265,7 +265,7 @@ class PredictionPasses:
         loader = make_loader(SeedLoader(data_loader), "predict(data_loader)", train=False)
         self.prediction_callbacks_info = (dataset_info or {}) if execute_callbacks else None
         try:
-            if trainer.state.stage == "idle":
+            if trainer.state.phase == "idle":
                 outputs = trainer.predict(loader.batches)
             else:
                 outputs = _nested_prediction(trainer, loader)
@@ -294,9 +294,9 @@ def _nested_prediction(trainer: Trainer, loader: Any) -> list[Any]:
     """A prediction pass from inside ``fit``: the loop's stage and position are restored."""
     state = trainer.state
     assert state.model is not None
-    saved = (state.stage, state.split, state.batch_idx, state.model.training)
+    saved = (state.phase, state.split, state.batch_idx, state.model.training)
     try:
-        return run_prediction(trainer, loader)
+        return prediction_pass(trainer, loader)
     finally:
-        state.stage, state.split, state.batch_idx = saved[:3]
+        state.phase, state.split, state.batch_idx = saved[:3]
         state.model.train(saved[3])

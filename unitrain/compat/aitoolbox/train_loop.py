@@ -41,8 +41,8 @@ from unitrain.compat.aitoolbox.predictions import (
     torch_cat_transf,
 )
 from unitrain.compat.aitoolbox.stages import TTModelTask
-from unitrain.core.engine import Trainer
 from unitrain.errors import ConfigError
+from unitrain.trainer import Trainer
 
 __all__ = ["TrainLoop"]
 

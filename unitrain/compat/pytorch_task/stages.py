@@ -17,11 +17,11 @@ import torch
 from unitrain.compat.pytorch_task.logger import Logger
 from unitrain.compat.pytorch_task.parts import EngineData, One, batch_size, overrides, tensors
 from unitrain.core.data import make_loader
-from unitrain.core.engine import Trainer
-from unitrain.core.passes import run_evaluation, run_prediction
+from unitrain.core.passes import evaluation_pass, prediction_pass
 from unitrain.core.result import StepResult
 from unitrain.errors import ConfigError
 from unitrain.hooks.markers import hookimpl, not_a_hook
+from unitrain.trainer import Trainer
 
 if TYPE_CHECKING:
     from unitrain.core.state import State
@@ -130,7 +130,7 @@ class EngineBinding:
         try:
             trainer = self._trainer
             if self._state is not None and trainer is not None and trainer.state is self._state:
-                run_evaluation(trainer, split, make_loader(dataset, split, train=False))
+                evaluation_pass(trainer, split, make_loader(dataset, split, train=False))
             else:
                 self.make_trainer().evaluate(dataset, split)
         finally:
@@ -141,7 +141,7 @@ class EngineBinding:
         batch = One((sample,))
         trainer = self._trainer
         if self._state is not None and trainer is not None and trainer.state is self._state:
-            return run_prediction(trainer, make_loader([batch], "eval", train=False))[0]
+            return prediction_pass(trainer, make_loader([batch], "eval", train=False))[0]
         return self.make_trainer().predict([batch])[0]
 
     def finish_engine_epoch(self) -> bool:
@@ -183,7 +183,7 @@ class EngineBinding:
 
     @hookimpl
     def run_prepare_batch(self, state: State, batch: Any) -> Any:
-        if state.stage == "fit" and not self._whole_iteration:
+        if state.phase == "fit" and not self._whole_iteration:
             return self.prepare_train(batch)
         return batch  # test / eval prepare inside single_test / eval, as in the seed
 

@@ -42,9 +42,9 @@ from unitrain.compat.t3w.module import TopLevelModule
 from unitrain.compat.t3w.probe import ProbeData
 from unitrain.compat.t3w.side_effect import ISideEffect
 from unitrain.compat.t3w.task import T3wTask
-from unitrain.core.engine import Trainer
 from unitrain.core.metrics import IDatasetMetric
 from unitrain.errors import ConfigError
+from unitrain.trainer import Trainer
 
 __all__ = ["EvalLoop", "TrainLoop"]
 
