@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"errors", "log"},
     {"hooks"},
     {"core"},
-    {"tasks", "runs", "plugins", "distributed", "bus"},
+    {"tasks", "runs", "plugins", "distributed", "bus", "seeding"},
     {"trainer"},
     {"compat"},
     {"cli", "config", "report", "testing", "datasets"},

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, get_args
 
 import torch
@@ -11,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from unitrain.errors import ConfigError
 
-__all__ = ["TrainerConfig", "make_config"]
+__all__ = ["TrainerConfig", "make_config", "parse_duration", "run_settings"]
 
 
 class TrainerConfig(BaseModel):
@@ -19,6 +21,10 @@ class TrainerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # before max_steps: the length check reads it (a dev run needs no length)
+    fast_dev_run: int = Field(
+        default=0, description="n batches of each phase, writing nothing (True: 1)"
+    )
     max_epochs: int | None = Field(default=None, ge=1, description="training epochs")
     max_steps: int | None = Field(
         default=None, ge=1, validate_default=True, description="optimizer steps in all"
@@ -27,6 +33,16 @@ class TrainerConfig(BaseModel):
     eval_every_epochs: int | None = Field(default=1, ge=1, description="evaluate every N epochs")
     eval_every_steps: int | None = Field(default=None, ge=1, description="evaluate every N steps")
     limit_train_batches: int | None = Field(default=None, ge=1, description="batches per epoch")
+    limit_eval_batches: int | None = Field(
+        default=None, ge=1, description="batches per evaluation pass"
+    )
+    overfit_batches: int | None = Field(
+        default=None, ge=1, description="train and evaluate on the first N training batches"
+    )
+    max_time: float | None = Field(
+        default=None, description="wall-clock limit of a fit in seconds (or timedelta, DD:HH:MM:SS)"
+    )
+    deterministic: bool = Field(default=False, description="deterministic torch kernels")
     device: str | None = Field(default=None, description="'cpu', 'cuda', 'cuda:1'; None: auto")
 
     # Field validators, not a model validator: pydantic skips model validators when a field
@@ -34,9 +50,38 @@ class TrainerConfig(BaseModel):
     @field_validator("max_steps")
     @classmethod
     def _length_given(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("fast_dev_run"):  # a dev run ignores max_epochs / max_steps
+            return value
         if value is None and "max_epochs" in info.data and info.data["max_epochs"] is None:
             raise ValueError("give max_epochs or max_steps (or both) to say how long to train")
         return value
+
+    @field_validator("fast_dev_run", mode="before")
+    @classmethod
+    def _dev_run_count(cls, value: Any) -> int:
+        if isinstance(value, bool):
+            return int(value)
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(
+                f"expected True / False or a number of batches >= 0, got {value!r}; "
+                "fast_dev_run=True runs one batch of each phase"
+            )
+        return value
+
+    @field_validator("overfit_batches")
+    @classmethod
+    def _overfit_alone(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("limit_train_batches") is not None:
+            raise ValueError(
+                "overfit_batches and limit_train_batches both set: overfit_batches already "
+                "says how many training batches an epoch has; give only one"
+            )
+        return value
+
+    @field_validator("max_time", mode="before")
+    @classmethod
+    def _max_time_seconds(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
 
     @field_validator("device")
     @classmethod
@@ -47,6 +92,55 @@ class TrainerConfig(BaseModel):
             except RuntimeError as error:
                 raise ValueError(f"{value!r} is not a torch device ({error})") from None
         return value
+
+
+_DURATION = re.compile(r"^(\d+):(\d{1,2}):(\d{1,2}):(\d{1,2})$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds (a number), a ``datetime.timedelta`` or ``"DD:HH:MM:SS"`` → seconds (> 0)."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a duration; write days:hours:minutes:seconds such as "
+                "'00:12:00:00', or give seconds (a number) or a datetime.timedelta"
+            )
+        days, hours, minutes, secs = (int(part) for part in match.groups())
+        seconds = float(((days * 24 + hours) * 60 + minutes) * 60 + secs)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ValueError(
+            f"expected seconds (a number), a datetime.timedelta or 'DD:HH:MM:SS', got {value!r}"
+        )
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"must be a finite time > 0, got {value!r} ({seconds} s)")
+    return seconds
+
+
+def run_settings(config: TrainerConfig) -> TrainerConfig:
+    """The settings the loop runs by: ``fast_dev_run=n`` becomes one epoch of n training
+    batches, an evaluation of n batches per split after it, and no step-based evaluation."""
+    n = config.fast_dev_run
+    if not n:
+        return config
+    return config.model_copy(
+        update={
+            "max_epochs": 1,
+            "max_steps": None,
+            "limit_train_batches": None if config.overfit_batches is not None else n,
+            "overfit_batches": None
+            if config.overfit_batches is None
+            else min(n, config.overfit_batches),
+            "limit_eval_batches": n,
+            "eval_every_epochs": 1,
+            "eval_every_steps": None,
+            "max_time": None,
+        }
+    )
 
 
 def make_config(**settings: Any) -> TrainerConfig:

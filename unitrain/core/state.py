@@ -5,7 +5,7 @@ Who owns what:
 - **Engine-owned (read-only for plugins):** ``phase``, ``epoch``, ``batch_idx``,
   ``global_step``, ``micro_step``, ``epoch_length``, ``max_epochs``, ``max_steps``,
   ``accumulation``, ``accumulation_window``, ``ends_window``, ``split``, ``rank``,
-  ``local_rank``, ``world_size``, ``device``,
+  ``local_rank``, ``world_size``, ``device``, ``dry_run``,
   ``model``, ``optimizers``, ``schedulers``, ``eval_metrics``. The engine changes them right
   beside the hook call that announces the change (see :mod:`unitrain.core.loop`).
 - **Plugins may write:** ``grad_scaler`` (the mixed-precision plugin sets it), ``stash``
@@ -61,6 +61,9 @@ class State:
     local_rank: int = 0
     world_size: int = 1
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    #: ``fast_dev_run``: a run that writes nothing; plugins that write files (checkpoints,
+    #: run folders, logs) check it when a fit (or evaluation) starts and skip their writes
+    dry_run: bool = False
     model: torch.nn.Module | None = None
     optimizers: tuple[torch.optim.Optimizer, ...] = ()
     schedulers: list[ScheduledLR] = field(default_factory=list)

@@ -34,11 +34,15 @@ class MetricsLog(ScalarLogger):
         self.path = Path(path)
         self._file: IO[str] | None = None
 
-    def on_fit_start(self) -> None:
+    def on_fit_start(self, state: State) -> None:
         self._fitting = True
+        if state.dry_run:  # fast_dev_run writes nothing
+            return
         self._open()
 
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
+        if state.dry_run:  # fast_dev_run writes nothing
+            return
         self._open()
         self.write(state, split, metrics)
         if not self._fitting:  # a standalone evaluate() has no fit end to close the file

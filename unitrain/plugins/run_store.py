@@ -17,10 +17,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import torch
+
 from unitrain.core.stash import StashKey
 from unitrain.errors import ConfigError
 from unitrain.runs.metrics import MetricsWriter
 from unitrain.runs.store import RunDir, RunStatus, create_run
+from unitrain.seeding import SEED_VARIABLE
 
 if TYPE_CHECKING:
     from unitrain.core.result import StepResult
@@ -104,6 +107,8 @@ class RunStore:
     # ------------------------------------------------------------------ the fit
 
     def on_fit_start(self, state: State) -> None:
+        if state.dry_run:  # fast_dev_run: no run folder (self.run stays None: nothing written)
+            return
         if self._resume is not None:
             path, offset = self._resume
             self._resume = None
@@ -114,6 +119,8 @@ class RunStore:
         else:
             self.run = create_run(self.root, self.experiment, config=self.config)
             offset = None
+        # deterministic mode and the seed_everything seed, as this fit runs with them
+        self.run.update(deterministic=torch.are_deterministic_algorithms_enabled(), seed=_seed())
         self.writer = MetricsWriter(self.run.metrics_jsonl)
         self.writer.open(truncate_to=offset)
         state.stash[RUN_DIR] = self.run
@@ -161,3 +168,9 @@ class RunStore:
             last_metrics=state.eval_metrics,
         )
         self.run.set_status(status, error)
+
+
+def _seed() -> int | None:
+    """The seed of the last ``unitrain.seed_everything`` call (in this process or its parent)."""
+    value = os.environ.get(SEED_VARIABLE)
+    return int(value) if value is not None and value.isdigit() else None
