@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -370,3 +373,67 @@ def test_the_settings_are_trainer_config_fields() -> None:
         "max_time",
         "deterministic",
     } <= fields
+
+
+@pytest.mark.parametrize("dev_run", [True, False])
+def test_mlflow_log_skips_a_dev_run(
+    tmp_path: Path, dev_run: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # no SQLAlchemy needed
+    from unitrain.plugins.mlflow_log import MlflowLog
+
+    store = tmp_path / "mlruns"
+    logger = MlflowLog(store.as_uri(), experiment="settings", every_n_steps=1)
+    length: dict[str, Any] = {"fast_dev_run": True} if dev_run else {"max_steps": 1}
+    trainer(Counts(), logger, **length).fit(make_batches(2), make_batches(1))
+    assert (files_under(tmp_path) == []) is dev_run
+
+
+def test_the_settings_round_trip_through_the_config_the_cli_builds() -> None:
+    """The CLI's ``[trainer]`` table becomes ``Trainer(**TrainerConfig(...).model_dump())``."""
+    dumped = TrainerConfig(
+        fast_dev_run=True,
+        max_time="00:00:01:30",
+        limit_eval_batches=2,
+        deterministic=True,
+        device="cpu",
+    ).model_dump()
+    assert (dumped["fast_dev_run"], dumped["max_time"]) == (1, 90.0)
+    engine = ut.Trainer(make_task(), **dumped)
+    assert engine.settings.model_dump() == dumped
+    assert engine.config.max_epochs == 1 and engine.config.limit_train_batches == 1
+
+
+def test_a_cli_dev_run_writes_nothing(tmp_path: Path) -> None:
+    """``unitrain fit ... --set trainer.fast_dev_run=1``: the CLI's built-in run store and
+    checkpoint write nothing, in a real subprocess."""
+    root = Path(__file__).resolve().parent.parent
+    command = [
+        sys.executable,
+        "-m",
+        "unitrain",
+        "fit",
+        str(root / "examples" / "digits" / "run.toml"),
+        "--set",
+        "trainer.fast_dev_run=1",
+        "--set",
+        f"run.root={json.dumps(str(tmp_path / 'runs'))}",
+    ]
+    environment = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fast_dev_run=1: a dev run of 1 training batch(es)" in done.stdout + done.stderr
+    assert files_under(tmp_path) == []
+
+
+def test_max_time_stops_at_the_end_of_an_accumulation_window() -> None:
+    """A deadline passed inside a window stops after its optimizer step, not inside it."""
+    counts = Counts()
+    engine = trainer(counts, max_epochs=5, accumulation=3, max_time=1e-9)
+    state = engine.fit(make_batches(7))
+    assert (state.micro_step, state.global_step, state.epoch) == (3, 1, 1)
+    assert state.stop_reason == "max_time=1e-09 s reached"
+    assert all(p.grad is None for p in engine.task.model.parameters())  # no half window left
