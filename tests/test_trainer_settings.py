@@ -437,3 +437,25 @@ def test_max_time_stops_at_the_end_of_an_accumulation_window() -> None:
     assert (state.micro_step, state.global_step, state.epoch) == (3, 1, 1)
     assert state.stop_reason == "max_time=1e-09 s reached"
     assert all(p.grad is None for p in engine.task.model.parameters())  # no half window left
+
+
+def _max_time_on_rank_zero_only() -> tuple[int, int, int, str]:
+    """One rank of a 2-process run; only rank 0 has a (past) deadline."""
+    rank = int(os.environ["RANK"])
+    inputs = torch.randn(32, FEATURES, generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(TensorDataset(inputs, (inputs.sum(1) > 0).long()), batch_size=4)
+    settings: dict[str, Any] = {"max_time": 1e-9} if rank == 0 else {}
+    engine = ut.Trainer(make_task(), max_epochs=3, accumulation=2, **settings)
+    state = engine.fit(loader)
+    return state.global_step, state.micro_step, state.epoch, state.stop_reason
+
+
+def test_a_max_time_stop_on_one_rank_stops_every_rank_at_the_same_step() -> None:
+    """The deadline is checked before on_train_step_end, where the ranks agree on stops."""
+    from unitrain.distributed import launch
+
+    ranks = launch(_max_time_on_rank_zero_only, "cpu:2", start_method="fork", timeout=120)
+    assert ranks == [
+        (1, 2, 1, "max_time=1e-09 s reached"),
+        (1, 2, 1, "stop requested on rank(s) [0]"),
+    ]
