@@ -5,11 +5,14 @@ UnitrainError                 base of everything unitrain raises on purpose
 ├── PluginError               a plugin cannot be registered (misspelt hook, bad arguments,
 │                             duplicate name, bad order or rank rule)
 ├── ConfigError               an argument or setting is invalid (raised before any work)
+│   └── ConfigTypeError       ... because it has the wrong type (also a TypeError)
 ├── BatchError                a batch has the wrong type or its tensors disagree in size
 ├── StageError                a stage hook gave no result, or the wrong kind of result
 ├── BusError                  a bus message does not fit its bundle, or topics form a cycle
 ├── StateError                the engine was used out of order (e.g. predict before setup)
 ├── CheckpointError           a checkpoint cannot be written, verified or loaded (names the path)
+├── RunError                  a run folder's own file (run.json, metrics.jsonl) is unusable
+│   └── RunLockedError        another live process owns the run folder (names its pid, host)
 ├── NonFiniteError            a loss or gradient is NaN / inf (raised before the optimizer step)
 └── WorkerError               a distributed worker failed (names its rank, carries its traceback)
 
@@ -27,9 +30,12 @@ __all__ = [
     "BusError",
     "CheckpointError",
     "ConfigError",
+    "ConfigTypeError",
     "NonFiniteError",
     "PluginError",
     "PluginLoadWarning",
+    "RunError",
+    "RunLockedError",
     "StageError",
     "StateError",
     "UnitrainError",
@@ -48,6 +54,11 @@ class PluginError(UnitrainError):
 
 class ConfigError(UnitrainError, ValueError):
     """An argument or setting is invalid; raised before any training work is done."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """An argument has the wrong type (a ``TypeError`` as well, where the older APIs raised
+    one, e.g. aitoolbox's savers and training history)."""
 
 
 class BatchError(UnitrainError, TypeError):
@@ -70,6 +81,15 @@ class StateError(UnitrainError, RuntimeError):
 class CheckpointError(UnitrainError):
     """A checkpoint could not be written (disk full, permissions), is partial or corrupt, or
     holds objects that ``torch.load(weights_only=True)`` refuses; the message names the path."""
+
+
+class RunError(UnitrainError):
+    """A file of a run folder (``run.json``, ``metrics.jsonl``, the lock) is missing, malformed
+    or not a regular file; the message names the file and what to do."""
+
+
+class RunLockedError(RunError):
+    """Another live process holds the run folder's lock; the message names its pid and host."""
 
 
 class WorkerError(UnitrainError, RuntimeError):

@@ -115,9 +115,12 @@ def test_resuming_an_older_checkpoint_makes_its_attempt_the_newest(tmp_path: Pat
         plugins = [Checkpoint(tmp_path, every_n_steps=2, keep_last=2), CrashAt(9)]
         make_trainer(plugins).fit(make_data(), resume=early)
     newest, _ = newest_valid(tmp_path)
-    assert newest == tmp_path / "step-000000009"  # the new attempt, not the abandoned 18
+    assert newest == tmp_path / "step-000000009"  # `latest`: the new attempt, not the 18
     names = [p.name for p in list_checkpoints(tmp_path)]
-    assert names == ["step-000000004", "step-000000008", "step-000000009"]  # 4: resumed from
+    # keep_last counts the new attempt's line (4: resumed from); the abandoned attempt's
+    # 10..18 are neither counted nor deleted (they are re-saved over as training reaches them)
+    abandoned = [f"step-{s:09d}" for s in range(10, 19, 2)]
+    assert names == ["step-000000004", "step-000000008", "step-000000009", *abandoned]
 
 
 def test_old_checkpoints_are_deleted_only_after_a_commit(

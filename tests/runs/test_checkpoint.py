@@ -195,22 +195,22 @@ def test_resaving_a_name_replaces_it_only_when_complete(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_listing_orders_by_commit_time_and_ignores_temporaries(tmp_path: Path) -> None:
+def test_listing_orders_by_training_position_and_ignores_temporaries(tmp_path: Path) -> None:
     for step in (10, 2, 7):
         _save(tmp_path, step)
-    (tmp_path / ".step-000000011.tmp-dead").mkdir()
+    (tmp_path / ".step-000000011.tmp-deadbeef").mkdir()
     assert [p.name for p in list_checkpoints(tmp_path)] == [
-        "step-000000010",
         "step-000000002",
         "step-000000007",
+        "step-000000010",
     ]
-    assert [p.name for p in remove_stale(tmp_path)] == [".step-000000011.tmp-dead"]
-    assert not (tmp_path / ".step-000000011.tmp-dead").exists()
+    assert [p.name for p in remove_stale(tmp_path)] == [".step-000000011.tmp-deadbeef"]
+    assert not (tmp_path / ".step-000000011.tmp-deadbeef").exists()
     assert newest_valid(tmp_path / "nothing") == (None, [])
 
 
 def test_a_resave_that_died_between_its_renames_keeps_the_old_one(tmp_path: Path) -> None:
     path = _save(tmp_path, 4)
-    os.rename(path, tmp_path / ".step-000000004.old-1234")  # the state such a crash leaves
+    os.rename(path, tmp_path / ".step-000000004.old-12345678")  # the state such a crash leaves
     remove_stale(tmp_path)
     assert verify_checkpoint(path)["name"] == "step-000000004"

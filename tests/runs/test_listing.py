@@ -26,7 +26,7 @@ def test_table_lists_status_best_metric_and_duration(tmp_path: Path) -> None:
     assert print_runs_table(tmp_path, console) == 4
     text = console.export_text()
     assert "COMPLETED" in text and "FAILED" in text and "UNREADABLE" in text
-    assert "RUNNING (stale)" in text
+    assert "CRASHED (no heartbeat for 1:00:00)" in text
     assert "val/loss=0.1235 (min)" in text and "1:02:05" in text and "42" in text
     assert [p.name for p, _ in find_runs(tmp_path / "a")] == [done.name]
     assert [p.name for p, _ in find_runs(done.path)] == [done.name]

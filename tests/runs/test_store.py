@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from unitrain.errors import ConfigError
 from unitrain.runs.store import RunDir, RunStatus, create_run, write_json_atomic
 
 
@@ -84,7 +85,7 @@ def test_open_requires_a_run_directory(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("experiment", ["", "a/b", ".."])
 def test_experiment_must_be_a_plain_name(tmp_path: Path, experiment: str) -> None:
-    with pytest.raises(ValueError, match="plain directory name"):
+    with pytest.raises(ConfigError, match="not a plain folder name"):
         create_run(tmp_path, experiment)
     assert list(tmp_path.iterdir()) == []
 

@@ -27,7 +27,7 @@ from unitrain.log import get_logger
 from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.run_store import RUN_DIR, RunStore
 from unitrain.report.lr_log import LearningRateLog
-from unitrain.runs.checkpoint import load_checkpoint, newest_valid
+from unitrain.runs.checkpoint import load_checkpoint, load_weights_only, newest_valid
 from unitrain.trainer import Trainer
 
 __all__ = ["cmd_eval", "cmd_fit", "cmd_predict"]
@@ -155,7 +155,7 @@ def _final_state(run: Path) -> dict[str, Any]:
     finish) its newest checkpoint that verifies."""
     weights = run / "artifacts" / MODEL_FILE
     if weights.is_file():
-        saved: dict[str, Any] = torch.load(weights, map_location="cpu", weights_only=True)
+        saved: dict[str, Any] = load_weights_only(weights, f"--run {run}: model file")
         return saved
     checkpoint, _ = (
         newest_valid(run / "checkpoints") if (run / "checkpoints").is_dir() else (None, [])

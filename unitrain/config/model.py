@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from unitrain.core.config import TrainerConfig
+from unitrain.runs.names import NAME_RULE, name_problem
 
 __all__ = ["RunConfig", "RunSection"]
 
@@ -50,6 +51,15 @@ class RunSection(BaseModel):
     checkpoint_every_n_epochs: int = Field(
         default=1, ge=0, description="save a checkpoint every N epochs (0: no checkpoints)"
     )
+
+    @field_validator("experiment")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # the experiment becomes one folder under root: no '/', no '..' (see runs/names.py)
+        problem = name_problem(value)
+        if problem is not None:
+            raise ValueError(f"not a plain folder name: {problem}; use {NAME_RULE}")
+        return value
 
 
 class RunConfig(BaseModel):

@@ -17,7 +17,12 @@ error's notes.
 
 The files are written by :func:`unitrain.runs.checkpoint.write_checkpoint` (temporary folder,
 fsync, manifest with sha256, atomic rename, ``latest`` via ``os.replace``); old ones are
-deleted after the commit, keeping the last ``keep_last`` and the best ``keep_best``.
+deleted after the commit, keeping the last ``keep_last`` (by training position) and the best
+``keep_best``; only folders unitrain wrote are ever deleted. A ``directory`` of its own is
+locked by the fitting process (:class:`~unitrain.runs.lock.RunLock`): a second process is
+refused. On resume, a change of a setting that changes the math (accumulation,
+``limit_train_batches``) is refused unless listed in ``allow_setting_changes`` (then a
+warning; see :mod:`unitrain.runs.settings`).
 
 **Several processes** (DDP / FSDP): the plugin runs on every rank (``ranks = "all"``). Its
 triggers fire on every rank at the same step (steps, epochs, the fit's end, and a best
@@ -45,16 +50,18 @@ import logging
 import math
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from unitrain.errors import ConfigError
+from unitrain.errors import CheckpointError, ConfigError
 from unitrain.hooks.markers import hookimpl
 from unitrain.plugins.run_store import RUN_DIR
 from unitrain.runs.checkpoint import remove_checkpoint, remove_stale, write_checkpoint
+from unitrain.runs.lock import RunLock
 from unitrain.runs.retention import select_removals
 from unitrain.runs.rng import preserved_rng
+from unitrain.runs.settings import MATH_SETTINGS, check_resume_settings
 from unitrain.runs.signals import Preempted, SignalCatcher
 from unitrain.runs.trainer_state import ALL_RANKS_STATE_DICT, STATE_DICT
 
@@ -96,6 +103,7 @@ class Checkpoint:
         on_signal: bool = True,
         keep_last: int | None = 3,
         keep_best: int = 1,
+        allow_setting_changes: Collection[str] = (),
     ) -> None:
         problems = [
             f"{name}={value} must be >= 1 or None"
@@ -111,6 +119,12 @@ class Checkpoint:
             problems.append(f"keep_best={keep_best} must be >= 0")
         if mode not in ("min", "max"):
             problems.append(f"mode={mode!r} must be 'min' or 'max'")
+        unknown = sorted(set(allow_setting_changes) - set(MATH_SETTINGS))
+        if isinstance(allow_setting_changes, str) or unknown:
+            problems.append(
+                f"allow_setting_changes={allow_setting_changes!r} must be a tuple of "
+                f"{', '.join(map(repr, MATH_SETTINGS))}"
+            )
         if problems:
             raise ConfigError("Checkpoint(...): " + "; ".join(problems))
         self.directory = None if directory is None else Path(directory)
@@ -118,6 +132,8 @@ class Checkpoint:
         self.save_best, self.monitor, self.split, self.mode = save_best, monitor, split, mode
         self.save_last, self.save_on_exception = save_last, on_exception
         self.keep_last, self.keep_best = keep_last, keep_best
+        self.allow_setting_changes = tuple(allow_setting_changes)
+        self.lock: RunLock | None = None  # of ``directory``, while a fit writes there
         self.signals = SignalCatcher() if on_signal else None
         self.best: float | None = None
         self.last_saved: Path | None = None
@@ -144,9 +160,21 @@ class Checkpoint:
         """Restore the best value."""
         self.best = saved.get("best")
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+    def on_load_checkpoint(self, state: State, checkpoint: dict[str, Any]) -> None:
         source = checkpoint.get("resumed_from")
         self.resumed_from = None if source is None else Path(source)
+        current: dict[str, Any] = {"accumulation": state.accumulation}
+        trainer = getattr(state.stash.get(STATE_DICT), "__self__", None)
+        config = getattr(trainer, "config", None)
+        if config is not None:
+            current["limit_train_batches"] = getattr(config, "limit_train_batches", None)
+        check_resume_settings(
+            checkpoint.get("config"),
+            current,
+            allow=self.allow_setting_changes,
+            source=str(source or "the checkpoint"),
+            mid_window=checkpoint.get("grads") is not None,
+        )
 
     # ------------------------------------------------------------------ triggers
 
@@ -159,6 +187,10 @@ class Checkpoint:
                     "Checkpoint(): no directory to write to; pass Checkpoint(directory=...) "
                     "or register the RunStore plugin, whose run directory holds checkpoints/"
                 )
+            if self.directory is not None:  # a folder of its own: this fit owns it
+                self.lock = RunLock(self.directory, "checkpoint folder")
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self.lock.acquire()
             remove_stale(self._target(state))
         self._due, self._clean, self._saved_at = None, True, None
         if self.signals is not None and state.world_size == 1:
@@ -207,6 +239,7 @@ class Checkpoint:
                 self.save(state, self._due or ("signal" if agreed_sigterm else "end"))
         finally:
             self._restore_signals()
+            self._release()
             self._started = False
         self._raise_if_signalled()
         if agreed_sigterm:
@@ -215,12 +248,21 @@ class Checkpoint:
     def on_exception(self, state: State, error: BaseException) -> None:
         self._restore_signals()
         started, self._started = self._started, False
-        if isinstance(error, Preempted) or not self.save_on_exception or not started:
-            return
-        if self._clean and state.phase in ("fit", "eval") and state.optimizers and self._writer:
-            self.save(state, "exception")
-        elif self.last_saved is not None:
-            error.add_note(f"unitrain: the last committed checkpoint is {self.last_saved}")
+        try:
+            if isinstance(error, Preempted) or not self.save_on_exception or not started:
+                return
+            clean = self._clean and state.phase in ("fit", "eval") and state.optimizers
+            if clean and self._writer:
+                self.save(state, "exception")
+            elif self.last_saved is not None:
+                error.add_note(f"unitrain: the last committed checkpoint is {self.last_saved}")
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        lock, self.lock = self.lock, None
+        if lock is not None:
+            lock.release()
 
     # ------------------------------------------------------------------ saving
 
@@ -269,15 +311,19 @@ class Checkpoint:
         self._raise_if_signalled()
 
     def _prune(self, directory: Path, newest: Path) -> None:
-        protect = [newest] + ([self.resumed_from] if self.resumed_from is not None else [])
+        protect = [self.resumed_from] if self.resumed_from is not None else []
         for path in select_removals(
             directory,
             keep_last=self.keep_last,
             keep_best=self.keep_best,
             mode=self.mode,
             protect=protect,
+            newest=newest,
         ):
-            remove_checkpoint(path)
+            try:
+                remove_checkpoint(path)
+            except (OSError, CheckpointError) as error:  # pruning never fails a fit
+                _log.warning("could not remove old checkpoint %s: %s", path, error)
 
     def _monitored(self, state: State) -> float | None:
         value = state.eval_metrics.get(self.split, {}).get(self.monitor)

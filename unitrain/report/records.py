@@ -79,7 +79,9 @@ def read_metrics(path: Path) -> Metrics:
     metrics = Metrics()
     if not path.is_file():
         return metrics
-    with path.open(encoding="utf-8") as lines:
+    # garbage bytes (a foreign edit, a damaged disk) become U+FFFD: that line is skipped as
+    # not JSON, the others still count
+    with path.open(encoding="utf-8", errors="replace") as lines:
         for record in _records(lines):
             split = str(record.get("split", "train"))
             step = _int(record.get("step"))

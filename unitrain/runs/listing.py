@@ -9,14 +9,39 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from unitrain.runs.lock import LOCK_FILE, STALE_AFTER_S, holder
 from unitrain.runs.store import RUN_JSON, read_json
 
-__all__ = ["find_runs", "print_runs_table"]
+__all__ = ["find_runs", "live_status", "print_runs_table"]
 
-_STYLES = {"RUNNING": "cyan", "COMPLETED": "green", "FAILED": "red", "INTERRUPTED": "yellow"}
-#: A RUNNING run whose heartbeat is older than this was killed without a word (SIGKILL, OOM
-#: killer, power loss): it is shown as ``RUNNING (stale)``.
-STALE_AFTER_S = 600.0
+_STYLES = {
+    "RUNNING": "cyan",
+    "COMPLETED": "green",
+    "FAILED": "red",
+    "INTERRUPTED": "yellow",
+    "CRASHED": "magenta",
+}
+
+
+def live_status(path: Path, info: dict[str, Any], now: float | None = None) -> str:
+    """The status to show: run.json's, except that a RUNNING run whose process is gone is
+    ``CRASHED`` (killed without a word: SIGKILL, the OOM killer, a disk too full to record
+    FAILED).
+
+    Gone means: its lock file is there and nobody holds the lock (the kernel released it when
+    the process died), or, for a run without a lock file, a heartbeat older than
+    :data:`~unitrain.runs.lock.STALE_AFTER_S`.
+    """
+    status = str(info.get("status", "?"))
+    if status != "RUNNING":
+        return status
+    if (path / LOCK_FILE).is_file():
+        return "RUNNING" if holder(path) is not None else "CRASHED"
+    beat = info.get("heartbeat")
+    now = time.time() if now is None else now
+    if isinstance(beat, int | float) and now - beat > STALE_AFTER_S:
+        return f"CRASHED (no heartbeat for {_hms(now - beat)})"
+    return status
 
 
 def find_runs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -31,8 +56,8 @@ def find_runs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     for path in files:
         try:
             info = read_json(path)
-        except (OSError, ValueError):
-            info = {"status": "UNREADABLE"}
+        except (OSError, ValueError) as error:
+            info = {"status": "UNREADABLE", "error": str(error)}
         runs.append((path.parent, info))
     runs.sort(key=lambda item: float(item[1].get("created") or 0), reverse=True)
     return runs
@@ -59,11 +84,8 @@ def print_runs_table(root: Path, console: Console | None = None) -> int:
     ):
         table.add_column(column, justify="right" if column in ("step", "restarts") else "left")
     for path, info in runs:
-        status = str(info.get("status", "?"))
-        style = _STYLES.get(status, "magenta")
-        beat = info.get("heartbeat")
-        if status == "RUNNING" and isinstance(beat, int | float) and now - beat > STALE_AFTER_S:
-            status, style = "RUNNING (stale)", "magenta"
+        status = live_status(path, info, now)
+        style = _STYLES.get(status.split(" ")[0], "magenta")
         table.add_row(
             path.name,
             str(info.get("experiment", path.parent.name)),
@@ -90,7 +112,11 @@ def _duration(info: dict[str, Any]) -> str:
     end = info.get("ended") or info.get("heartbeat")
     if not isinstance(start, int | float) or not isinstance(end, int | float):
         return "-"
-    seconds = max(0, int(end - start))
+    return _hms(end - start)
+
+
+def _hms(seconds_float: float) -> str:
+    seconds = max(0, int(seconds_float))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

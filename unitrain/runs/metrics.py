@@ -12,9 +12,13 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
+
+from unitrain.errors import RunError, UnitrainWarning
+from unitrain.runs.safe_io import open_regular
 
 __all__ = ["MetricsWriter"]
 
@@ -27,11 +31,29 @@ class MetricsWriter:
         self._file: IO[str] | None = None
 
     def open(self, truncate_to: int | None = None) -> None:
-        """Open for appending; first cut the file to ``truncate_to`` bytes if it is longer."""
-        if truncate_to is not None and self.path.exists():
-            if self.path.stat().st_size > truncate_to:
-                os.truncate(self.path, truncate_to)
-        self._file = self.path.open("a", encoding="utf-8", buffering=1)
+        """Open for appending; first cut the file to ``truncate_to`` bytes if it is longer.
+
+        The file is opened without following a link and must be a regular file (a link's
+        target outside the run is never truncated); the cut goes through the descriptor.
+        """
+        try:
+            fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except OSError as error:
+            raise RunError(
+                f"{self.path} cannot be opened for appending: {error}. Remove it (or the link) "
+                "and resume; unitrain writes metrics only into a regular file of its own"
+            ) from None
+        size = os.fstat(fd).st_size
+        if truncate_to is not None and size > truncate_to:
+            os.ftruncate(fd, truncate_to)
+        elif truncate_to is not None and size < truncate_to:
+            warnings.warn(
+                f"{self.path} holds {size} bytes, fewer than the {truncate_to} the checkpoint "
+                "recorded: records of earlier steps were lost outside unitrain",
+                UnitrainWarning,
+                stacklevel=2,
+            )
+        self._file = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
 
     def write(self, split: str, epoch: int, step: int, values: Mapping[str, Any]) -> None:
         """Append one record (``values`` must be JSON numbers or strings)."""

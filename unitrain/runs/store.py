@@ -34,11 +34,16 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from unitrain.errors import RunError, UnitrainWarning
+from unitrain.runs.names import check_name
+from unitrain.runs.safe_io import open_regular, read_regular
 
 __all__ = ["RunDir", "RunStatus", "create_run", "read_json", "write_json_atomic"]
 
@@ -103,8 +108,19 @@ class RunDir:
     # ------------------------------------------------------------------ run.json
 
     def info(self) -> dict[str, Any]:
-        """The content of ``run.json``."""
-        return read_json(self.run_json)
+        """The content of ``run.json``; :class:`RunError` naming it if it is not a JSON object."""
+        try:
+            return read_json(self.run_json)
+        except FileNotFoundError:
+            raise RunError(
+                f"{self.run_json} is missing: {self.path} is not (or no longer) a complete run "
+                "folder"
+            ) from None
+        except (OSError, ValueError) as error:
+            raise RunError(
+                f"{self.run_json} is unreadable ({error}); the run's checkpoints and metrics "
+                "are untouched. Restore the file, or move it away to have a fresh one written"
+            ) from None
 
     def update(self, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` into ``run.json`` atomically; returns the new content."""
@@ -143,7 +159,8 @@ class RunDir:
     def append_metrics(self, record: Mapping[str, Any]) -> None:
         """Append one record (a JSON object: step, epoch, split and values) to metrics.jsonl."""
         line = json.dumps(dict(record), allow_nan=True, separators=(",", ":")) + "\n"
-        with self.metrics_jsonl.open("a", encoding="utf-8") as stream:
+        fd = open_regular(self.metrics_jsonl, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8") as stream:
             stream.write(line)
 
     def read_metrics(self) -> list[dict[str, Any]]:
@@ -163,11 +180,7 @@ def create_run(
     ``os.mkdir`` of the leaf is the atomic step: if another process took the name first, a new
     id is drawn. ``config`` and ``fields`` are stored in run.json beside the environment facts.
     """
-    if not experiment or "/" in experiment or experiment in (".", ".."):
-        raise ValueError(
-            f"create_run(experiment={experiment!r}): expected a plain directory name "
-            "such as 'default' or 'mnist-baseline'"
-        )
+    check_name(experiment, "experiment")
     parent = Path(root) / experiment
     parent.mkdir(parents=True, exist_ok=True)
     for _ in range(100):
@@ -244,9 +257,12 @@ def _git(directory: Path, *args: str) -> str:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON object from ``path``."""
-    with path.open(encoding="utf-8") as stream:
-        data = json.load(stream)
+    """Read a JSON object from ``path`` (a regular file, not a link); ValueError names it."""
+    raw = read_regular(path, limit=64 << 20)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
@@ -256,7 +272,8 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it, then ``os.replace``."""
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
-        with tmp.open("w", encoding="utf-8") as stream:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(tmp, flags, 0o644), "w", encoding="utf-8") as stream:
             json.dump(data, stream, indent=2, default=str)
             stream.write("\n")
             stream.flush()
@@ -269,12 +286,35 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def iter_metrics(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield each complete JSON record of a metrics.jsonl (a torn last line is skipped)."""
-    if not path.exists():
+    """Yield each complete JSON record of a metrics.jsonl (a torn last line is skipped).
+
+    The file is read without following a link; lines that are not a JSON object (garbage
+    bytes, a foreign edit) are skipped with one :class:`UnitrainWarning` naming the file and
+    the line numbers.
+    """
+    try:
+        fd = open_regular(path)
+    except FileNotFoundError:
         return
-    with path.open(encoding="utf-8") as stream:
-        for line in stream:
-            if not line.endswith("\n"):
-                return  # the process died mid-write: this line was never committed
-            with contextlib.suppress(json.JSONDecodeError):
-                yield json.loads(line)
+    except OSError as error:
+        raise RunError(f"{path} cannot be read: {error}") from None
+    bad: list[int] = []
+    with os.fdopen(fd, "rb") as stream:
+        for number, raw in enumerate(stream, 1):
+            if not raw.endswith(b"\n"):
+                break  # the process died mid-write: this line was never committed
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                record = None
+            if isinstance(record, dict):
+                yield record
+            elif raw.strip():
+                bad.append(number)
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+        warnings.warn(
+            f"{path}: skipped {len(bad)} line(s) that are not JSON records (line {shown})",
+            UnitrainWarning,
+            stacklevel=2,
+        )

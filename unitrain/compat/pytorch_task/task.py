@@ -14,6 +14,7 @@ from unitrain.compat.pytorch_task.snapshot import DummySnapshot, Snapshot
 from unitrain.compat.pytorch_task.stages import EngineBinding
 from unitrain.compat.pytorch_task.testable import PytorchTestable
 from unitrain.compat.pytorch_task.trainable import PytorchTrainable
+from unitrain.runs.checkpoint import load_weights_only
 
 __all__ = ["SEED_CLASSES", "BaseTask", "PytorchTask"]
 
@@ -99,7 +100,7 @@ class PytorchTask(PytorchEvaluable, PytorchTestable, PytorchTrainable, EngineBin
             path = self.snapshot.fetch_last_model_file()
             if not path:
                 raise RuntimeError("This Snapshot has no saved model files! Train it first.")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_weights_only(path, "PytorchTask model file")
         self.model.load_state_dict(state)
 
 

@@ -17,11 +17,11 @@ def test_evaluation_writes_metrics_into_the_history(capsys: pytest.CaptureFixtur
     evaluation = ModelPerformanceEvaluation(
         ClassificationResultPackage(), {"lr": 0.1}, on_train_data=True, on_val_data=True
     )
-    report = ModelPerformancePrintReport(["val_Accuracy", "train_F1_score"])
+    report = ModelPerformancePrintReport(["val_Accuracy", "train_Accuracy"])
     loop = make_loop(test=make_batches(1, seed=4))
     loop.fit(num_epochs=2, callbacks=[report, evaluation])
     history = loop.train_history
-    assert len(history["val_Accuracy"]) == 2 and len(history["train_F1_score"]) == 2
+    assert len(history["val_Accuracy"]) == 2 and len(history["train_Accuracy"]) == 2
     y_pred, y_true, _ = loop.predict_on_validation_set(force_prediction=True)
     assert history["val_Accuracy"][-1] == pytest.approx(float((y_pred == y_true).float().mean()))
     assert len(history["train_end_test_Accuracy"]) == 1

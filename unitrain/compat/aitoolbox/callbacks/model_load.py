@@ -6,10 +6,9 @@ import os
 import re
 from typing import Any
 
-import torch
-
 from unitrain.compat.aitoolbox.abstract import AbstractExperimentCallback
 from unitrain.errors import ConfigError
+from unitrain.runs.checkpoint import load_weights_only
 
 __all__ = ["ModelLoadContinueTraining"]
 
@@ -84,7 +83,7 @@ class ModelLoadContinueTraining(AbstractExperimentCallback):
     def on_train_loop_registration(self) -> None:
         self.try_infer_experiment_details(infer_cloud_details=False)
         self.checkpoint_path = self.find_checkpoint()
-        self.checkpoint = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        self.checkpoint = load_weights_only(self.checkpoint_path, "aitoolbox model checkpoint")
         loop = self.train_loop_obj
         loop.model.load_state_dict(self.checkpoint["model_state_dict"])
         optimizer: Any = loop.optimizer

@@ -1,5 +1,7 @@
 """The experiment folder, checkpoint files and optional fsspec upload of tracking callbacks.
 
+Re-exported by :mod:`unitrain.compat.aitoolbox.experiment` (its older flat module path).
+
 Layout (as aitoolbox): ``<local root>/<project>/<experiment>_<timestamp>/`` holding
 ``checkpoint_model/``, ``model/``, ``results/`` and ``hyperparams_list.txt``. Files are
 written to a temporary name in the same folder and committed with ``os.replace``, so a

@@ -1,0 +1,1 @@
+"""``aitoolbox.cloud.AWS``: S3 data, model and results savers."""

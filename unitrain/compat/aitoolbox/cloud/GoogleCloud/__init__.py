@@ -1,0 +1,1 @@
+"""``aitoolbox.cloud.GoogleCloud``: Google Cloud Storage savers and model loader."""

@@ -1,0 +1,1 @@
+"""``aitoolbox.experiment.core_metrics``: single metrics computed on a whole split."""

@@ -1,0 +1,1 @@
+"""``aitoolbox.experiment.local_load``: reading saved models back (weights only)."""

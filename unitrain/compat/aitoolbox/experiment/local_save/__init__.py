@@ -1,0 +1,1 @@
+"""``aitoolbox.experiment.local_save``: the experiment folder, model and results files."""

@@ -1,0 +1,1 @@
+"""``aitoolbox.experiment.result_package``: metrics over a whole split, in packages."""

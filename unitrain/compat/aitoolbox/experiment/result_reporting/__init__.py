@@ -1,0 +1,1 @@
+"""``aitoolbox.experiment.result_reporting``: hyperparameter files, history reports, plots."""
