@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"tasks", "runs", "plugins", "distributed", "bus", "seeding"},
     {"trainer"},
     {"compat"},
-    {"cli", "config", "report", "testing", "datasets"},
+    {"cli", "config", "report", "testing", "datasets", "examples"},
     {"__init__", "__main__"},  # the package's face and the command line's entry
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

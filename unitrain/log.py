@@ -28,6 +28,11 @@ __all__ = ["LOGGER_NAME", "cli_logging", "env_rank", "get_logger", "install_cli_
 LOGGER_NAME: Final = "unitrain"
 _RANK_VARIABLES: Final = ("RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
 _PLAIN_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# ISO 8601 everywhere: the full date and time in plain lines (CI logs, files), the time of
+# day on a live terminal, where the date is today's and the columns are few (80 is enough
+# for an INFO line of up to 62 characters).
+_PLAIN_TIME: Final = "%Y-%m-%dT%H:%M:%S"
+_TERMINAL_TIME: Final = "%H:%M:%S"
 
 logging.getLogger(LOGGER_NAME).addHandler(logging.NullHandler())
 
@@ -64,11 +69,16 @@ def install_cli_handler(
     handler: logging.Handler
     if console.is_terminal:
         handler = RichHandler(
-            console=console, rich_tracebacks=True, markup=False, show_path=verbose > 0
+            console=console,
+            rich_tracebacks=True,
+            markup=False,
+            show_path=verbose > 0,
+            log_time_format=_TERMINAL_TIME,
+            omit_repeated_times=False,  # every line says when: a wrapped line is visible
         )
     else:
         handler = logging.StreamHandler(console.file)
-        handler.setFormatter(logging.Formatter(_PLAIN_FORMAT, "%H:%M:%S"))
+        handler.setFormatter(logging.Formatter(_PLAIN_FORMAT, _PLAIN_TIME))
     handler.setLevel(level)
     handler.set_name("unitrain-cli")
     for name in (LOGGER_NAME, "py.warnings"):

@@ -130,7 +130,7 @@ class Trainer(Engine):
             resume_fit(self, resume)
         return self.fit_loaders(train, evals)
 
-    def evaluate(self, data: object, split: str = "test") -> dict[str, float]:
+    def evaluate(self, data: object, split: str = "eval") -> dict[str, float]:
         """One evaluation pass over ``data``; returns the averaged losses and metrics."""
         if self.distributed.spawns:
             return self.distributed.spawn_evaluate(data, split)

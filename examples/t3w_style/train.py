@@ -30,11 +30,13 @@ class Point(t3w.IDatum):
     @staticmethod
     def collate(data: Sequence[t3w.IDatum]) -> t3w.IMiniBatch:
         points = [d for d in data if isinstance(d, Point)]
-        return Points(torch.stack([p.xy for p in points]), torch.tensor([p.label for p in points]))
+        xy, label = torch.stack([p.xy for p in points]), torch.tensor([p.label for p in points])
+        return Points(len(points), xy, label)
 
 
 class Points(t3w.IMiniBatch):
-    def __init__(self, xy: torch.Tensor, label: torch.Tensor) -> None:
+    def __init__(self, batch_size: int, xy: torch.Tensor, label: torch.Tensor) -> None:
+        self.batch_size = batch_size  # as t3w minibatches do: all samples real
         self.xy, self.label = xy, label
         self.logits: torch.Tensor | None = None
 

@@ -145,11 +145,14 @@ def test_plugins_table_and_json(fake_distribution, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "\x1b" not in out
     lines = [line for line in out.splitlines() if "ut-listed" in line]
-    rows = {line.split("│")[1].strip(): line for line in lines}
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")] for line in lines}
     assert set(rows) == {"listed", "other"}
-    assert "4.5.6" in rows["listed"] and "ut_listed:Plugin" in rows["listed"]
-    assert rows["listed"].rstrip("│ ").endswith("yes")
-    assert rows["other"].rstrip("│ ").endswith("no")
+    assert rows["listed"][2] == "ut-listed 4.5.6" and "ut_listed:Plugin" in rows["listed"][4]
+    assert rows["listed"][3] == "yes"
+    assert rows["other"][3] == "no"
+    # the built-ins are listed beside it, each with its options
+    (clipping,) = [line for line in out.splitlines() if "gradient_clipping" in line]
+    assert "built-in" in clipping and "max_norm=None" in clipping
     monkeypatch.delenv("UNITRAIN_PLUGINS")
     assert main(["plugins", "--json", "-p", "all"]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -157,3 +160,12 @@ def test_plugins_table_and_json(fake_distribution, capsys, monkeypatch):
         "listed": True,
         "other": True,
     }
+    assert [r["options"] for r in listed if r["name"] == "listed"] == [None]
+    builtins = {r["name"]: r for r in listed if r["builtin"]}
+    assert set(builtins) >= {"checkpoint", "tensorboard", "mlflow", "nan_guard", "progress"}
+    assert "path (required)" in builtins["metrics_log"]["options"]
+    # --options imports it: the broken module's error is shown, the listing goes on
+    assert main(["plugins", "--json", "--options"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    (options,) = [r["options"] for r in listed if r["name"] == "listed"]
+    assert options == ["(failed to load: ImportError: listing must not import plugins)"]

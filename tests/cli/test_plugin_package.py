@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,38 +11,23 @@ import torch
 
 from unitrain.testing import run_cli, run_fit
 
+from ._venv import make_venv, run
 from .conftest import tiny_config
 
 PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "plugin-package"
-
-
-def run(*command: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(c) for c in command],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "PIP_NO_INDEX": "1"},
-    )
-    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 @pytest.fixture(scope="module")
 def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv seeing this environment's packages, with the example installed from a copy.
 
-    ``--no-build-isolation --no-deps --no-index``: setuptools and unitrain come from the
-    system site-packages, so nothing is downloaded.
+    ``--no-build-isolation --no-deps --no-index``: setuptools and unitrain come from this
+    environment, so nothing is downloaded.
     """
     root = tmp_path_factory.mktemp("plugin-package")
     source = root / "src"
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    venv = root / "venv"
-    run(sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv)
-    python = venv / "bin" / "python"
+    python = make_venv(root)
     run(python, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", source)
     return python
 
@@ -63,10 +45,12 @@ def test_unitrain_plugins_lists_the_installed_package(venv_python):
     (row,) = [r for r in json.loads(result.stdout) if r["name"] == "epoch-timer"]
     assert row == {
         "name": "epoch-timer",
+        "builtin": False,
         "distribution": "unitrain-epoch-timer",
         "version": "0.1.0",
         "target": "unitrain_epoch_timer:EpochTimer",
         "enabled": True,
+        "options": None,
     }
 
 

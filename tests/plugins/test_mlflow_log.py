@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import unitrain as ut
+from tests._extras import require
 from tests.plugins._tiny import ValueRecorder as Recorder
 from tests.plugins._tiny import tiny_batches, tiny_task
 from tests.runs.trainkit import CrashAt, make_data, make_trainer
@@ -22,9 +23,9 @@ from unitrain.plugins.run_store import RunStore
 def _needs_mlflow(request: pytest.FixtureRequest) -> None:
     """Skip without the extra, except the tests of what happens then."""
     if "missing" not in request.node.name:
-        pytest.importorskip("mlflow")
-        pytest.importorskip("sqlalchemy")  # the SQLite tracking store
-        pytest.importorskip("alembic")
+        require("mlflow")
+        require("sqlalchemy")  # the SQLite tracking store
+        require("alembic")
 
 
 def client_for(uri: str) -> Any:
@@ -138,10 +139,25 @@ def test_a_saved_run_unknown_to_the_store_gets_a_new_run(uri: str) -> None:
     assert client_for(uri).get_run(log.run_id).info.status == "FINISHED"
 
 
-def test_without_a_uri_or_run_directory_the_error_says_how_to_fix_it() -> None:
-    trainer = ut.Trainer(tiny_task(), max_epochs=1, device="cpu", plugins=[MlflowLog()])
-    with pytest.raises(ut.ConfigError, match=r"pass tracking_uri=.*or register .*RunStore"):
+def test_without_a_uri_or_run_store_the_trainer_parameters_are_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    logs = [MlflowLog(), MlflowLog()]  # as the README shows it: no URI, no run store
+    for log in logs:
+        trainer = ut.Trainer(tiny_task(), max_epochs=2, device="cpu", plugins=[log])
         trainer.fit(tiny_batches())
+    client = client_for(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    first, second = (client.get_run(log.run_id) for log in logs if log.run_id)
+    assert first.info.run_id != second.info.run_id  # one MLflow run per fit
+    params = first.data.params
+    assert params["trainer.max_epochs"] == "2" and params["trainer.device"] == "cpu"
+    assert params["model.class"] == "Sequential"
+    assert params["model.parameters"] == str(
+        sum(p.numel() for p in trainer.state.model.parameters())
+    )
+    assert params["optimizer.0.class"] == "SGD" and params["optimizer.0.lr"] == "0.1"
+    assert first.info.status == "FINISHED"
 
 
 def test_bad_interval_is_refused() -> None:

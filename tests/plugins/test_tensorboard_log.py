@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import unitrain as ut
+from tests._extras import require
 from tests.plugins._tiny import ValueRecorder as Recorder
 from tests.plugins._tiny import tiny_batches, tiny_task
 from tests.runs.trainkit import CrashAt, make_data, make_trainer
@@ -20,7 +21,7 @@ from unitrain.plugins.tensorboard_log import TensorBoardLog
 def _needs_tensorboard(request: pytest.FixtureRequest) -> None:
     """Skip without the extra, except the test of what happens then."""
     if "missing_package" not in request.node.name:
-        pytest.importorskip("tensorboard")
+        require("tensorboard")
 
 
 def scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -102,10 +103,27 @@ def test_standalone_evaluate_is_logged_and_the_writer_closed(tmp_path: Path) -> 
     assert log.writer is None
 
 
-def test_without_a_directory_the_error_says_how_to_fix_it() -> None:
-    trainer = ut.Trainer(tiny_task(), max_epochs=1, device="cpu", plugins=[TensorBoardLog()])
-    with pytest.raises(ut.ConfigError, match=r"pass log_dir=.*or register .*RunStore"):
-        trainer.fit(tiny_batches())
+def test_without_a_directory_each_fit_gets_a_folder_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    logs = [TensorBoardLog(every_n_steps=1), TensorBoardLog(every_n_steps=1)]
+    for log in logs:  # as the README shows it: no path, no run store
+        ut.Trainer(tiny_task(), max_epochs=1, device="cpu", plugins=[log]).fit(tiny_batches())
+    folders = sorted((tmp_path / "runs" / "tensorboard").iterdir())
+    assert len(folders) == 2  # two runs, never one folder
+    for folder in folders:
+        assert [step for step, _ in scalars(folder)["train/loss"]] == [1, 2, 3, 4]
+
+
+def test_with_a_run_store_events_go_into_the_run(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs", "exp")
+    trainer = ut.Trainer(
+        tiny_task(), max_epochs=1, device="cpu", plugins=[store, TensorBoardLog(every_n_steps=2)]
+    )
+    trainer.fit(tiny_batches())
+    assert store.run is not None
+    assert [step for step, _ in scalars(store.run.path / "tensorboard")["train/loss"]] == [2, 4]
 
 
 def test_bad_interval_is_refused(tmp_path: Path) -> None:

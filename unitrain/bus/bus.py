@@ -110,7 +110,7 @@ class MessageBus:
         listeners = self.listeners()
         subscribers = [p for p in listeners if isinstance(p, Subscriber)]
         for subscriber in subscribers:
-            for topic, kind in subscriber.publications.items():
+            for topic, kind in subscriber.topic_kinds.items():
                 self.topics.register(topic, kind, subscriber)
         wanted = set(self.extra_kinds)
         network = set(self.extra_kinds & NETWORK_KINDS)

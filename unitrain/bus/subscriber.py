@@ -60,8 +60,13 @@ class Subscriber:
                 )
             made.append(subscription)
         self.subscriptions: list[Subscription] = made
-        self.publications: dict[str, TopicType] = {}
+        self.topic_kinds: dict[str, TopicType] = {}
         self._bundles: StepBundles | None = None
+
+    @property
+    def publications(self) -> dict[str, TopicType]:
+        """The topics this subscriber publishes, ``{topic: 'DATA' | 'META'}``."""
+        return self.topic_kinds
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -106,7 +111,7 @@ class Subscriber:
         """Declare that this subscriber publishes ``topic`` ('DATA' per module, or 'META')."""
         if type not in ("DATA", "META"):
             raise ConfigError(f"_add_publication({topic!r}): type must be 'DATA' or 'META'")
-        self.publications[topic] = type
+        self.topic_kinds[topic] = type
 
     def publish(self, kind: str, data: Any, module_name: str | None = None) -> Message:
         """Publish derived data into the step being delivered (only during delivery)."""
@@ -115,7 +120,7 @@ class Subscriber:
                 f"{type(self).__name__}.publish({kind!r}) was called outside a delivery; "
                 "publish from compute() or process_messages()"
             )
-        if kind not in self.publications:
+        if kind not in self.topic_kinds:
             raise ConfigError(
                 f"{type(self).__name__} publishes {kind!r} without declaring it; call "
                 f"self._add_publication({kind!r}) in __init__"

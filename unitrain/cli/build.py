@@ -10,6 +10,7 @@ import torch
 from rich.console import Console
 
 from unitrain.config import RunConfig, load_target
+from unitrain.config.builtins import available_plugins, enabled_names
 from unitrain.errors import ConfigError
 from unitrain.hooks.entrypoints import LoadedPlugin, Selection, load_plugins, register_plugins
 from unitrain.trainer import Trainer
@@ -32,8 +33,13 @@ def load_enabled_plugins(
     """Load the enabled entry-point plugins (before any run folder exists); returns them
     and whether loading is strict."""
     strict = config.strict_plugins and not lenient
-    selection = Selection.parse(config=config.plugins, cli=cli)
-    return load_plugins(selection, strict=strict, options=config.plugin_options), strict
+    available = available_plugins()
+    # `all` expanded here, to the third-party plugins only (see enabled_names)
+    names = enabled_names(Selection.parse(config=config.plugins, cli=cli), available)
+    loaded = load_plugins(
+        Selection(tuple(names)), strict=strict, options=config.plugin_options, installed=available
+    )
+    return loaded, strict
 
 
 def load_data(config: RunConfig) -> RunData:

@@ -4,55 +4,73 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-import unitrain
 from unitrain.config import read_config_file
+from unitrain.config.builtins import available_plugins, enabled_names, is_builtin, options_of
 from unitrain.errors import ConfigError, UnitrainError
-from unitrain.hooks.entrypoints import GROUP, Selection, discover
+from unitrain.hooks.entrypoints import GROUP, Selection
 
 __all__ = ["cmd_demo", "cmd_plugins", "cmd_report", "cmd_runs", "find_demo", "stdout_console"]
 
 
 def cmd_plugins(args: argparse.Namespace, console: Console) -> int:
-    """List installed entry-point plugins: name, distribution, version, target, enabled."""
+    """List the built-in and installed plugins: name, distribution, version, target,
+    enabled, and the options ``[plugin_options.NAME]`` may set (a third-party plugin's only
+    with ``--options``, which imports it)."""
     configured: list[str] = []
     if args.config is not None:
         listed = read_config_file(args.config).get("plugins", [])
         if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
             raise ConfigError(f"{args.config}: plugins must be a list of names, got {listed!r}")
         configured = listed
-    selection = Selection.parse(config=configured, cli=args.plugin)
+    available = available_plugins()
+    enabled = set(enabled_names(Selection.parse(config=configured, cli=args.plugin), available))
     rows: list[dict[str, Any]] = [
         {
             "name": entry.name,
+            "builtin": is_builtin(entry),
             "distribution": entry.distribution,
             "version": entry.version,
             "target": entry.value,
-            "enabled": selection.is_enabled(name),
+            "enabled": name in enabled,
+            # A third-party plugin's module is imported only when asked: listing stays safe
+            # even when an installed plugin is broken.
+            "options": options_of(entry) if is_builtin(entry) or args.options else None,
         }
-        for name, entries in sorted(discover().items())
+        for name, entries in available.items()
         for entry in entries
     ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     out = stdout_console()
-    if not rows:
-        out.print(f"no plugins installed in the {GROUP!r} entry-point group")
-        return 0
-    table = Table("name", "distribution", "version", "target", "enabled")
+    table = Table("name", "from", "enabled", "options ([plugin_options.NAME])")
     for row in rows:
-        cells = (row["name"], row["distribution"] or "?", row["version"] or "?", row["target"])
-        table.add_row(*(str(c) for c in cells), "yes" if row["enabled"] else "no")
+        origin = (
+            "built-in"
+            if row["builtin"]
+            else f"{row['distribution'] or '?'} {row['version'] or '?'}"
+        )
+        table.add_row(
+            row["name"],
+            origin,
+            "yes" if row["enabled"] else "no",
+            ", ".join(row["options"])
+            if row["options"] is not None
+            else f"{row['target']} (--options imports it to list them)",
+        )
     out.print(table)
+    out.print(
+        f'enable with plugins = ["NAME"] or -p NAME; set options under '
+        f"[plugin_options.NAME]; third-party plugins: entry-point group {GROUP!r}",
+        highlight=False,
+        markup=False,
+    )
     return 0
 
 
@@ -92,22 +110,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def find_demo() -> Any:
-    """The digits example's ``main(argv) -> int``: from an installed ``unitrain.examples``
-    module, else from the source tree's ``examples/digits/train.py``."""
-    try:
-        module = importlib.import_module("unitrain.examples.digits")
-    except ImportError:
-        module = None
-    if module is None:
-        path = Path(unitrain.__file__).resolve().parent.parent / "examples" / "digits" / "train.py"
-        if not path.is_file():
-            raise ConfigError(
-                "unitrain demo: the digits example is not installed with this copy of unitrain "
-                f"(looked for unitrain.examples.digits and {path})"
-            )
-        spec = importlib.util.spec_from_file_location("unitrain_demo_digits", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module.main
+    """The digits example's ``main(argv) -> int``, which ships inside the package."""
+    from unitrain.examples.digits import main
+
+    return main

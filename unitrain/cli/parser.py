@@ -8,10 +8,17 @@ from pathlib import Path
 __all__ = ["make_parser"]
 
 _EPILOG = """\
-plugins: third-party plugins (entry-point group 'unitrain') load only when enabled, by the
-config's `plugins = [...]`, UNITRAIN_PLUGINS="a,no:b", or -p NAME / -p no:NAME; `-p all`
-enables every installed one. `unitrain plugins` lists them.
+plugins: built-in (checkpoint, gradient_clipping, lr_scheduler, metrics_log, mixed_precision,
+mlflow, nan_guard, progress, tensorboard) and installed ones (entry-point group 'unitrain')
+load only when enabled, by the config's `plugins = [...]`, UNITRAIN_PLUGINS="a,no:b", or
+-p NAME / -p no:NAME; options go under [plugin_options.NAME]. `unitrain plugins` lists them.
 exit codes: 0 success, 1 the run failed, 2 bad command line, config or plugin.
+"""
+
+
+_TRAINED_EPILOG = """\
+the model: a run folder as CONFIG (`unitrain eval runs/exp/ID`), --run RUN, --run latest, or
+--untrained; without one of them nothing is evaluated (exit 2). Outputs go into the run folder.
 """
 
 
@@ -29,16 +36,25 @@ def make_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="train as a run config says")
     _config_arguments(fit)
     fit.add_argument("--print-config", action="store_true", help="print the resolved config")
-    fit.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
+    fit.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue the run in folder RUN from its newest valid checkpoint; "
+        "--resume latest: the newest run of the config's experiment",
+    )
 
-    evaluate = commands.add_parser("eval", help="evaluate a trained run's model")
+    evaluate = commands.add_parser(
+        "eval", help="evaluate a trained run's model", epilog=_TRAINED_EPILOG
+    )
     _config_arguments(evaluate)
-    evaluate.add_argument("--run", type=Path, metavar="RUN", help="run folder with the weights")
+    _trained_arguments(evaluate)
     evaluate.add_argument("--split", help="evaluate only this split of the data's 'eval'")
 
-    predict = commands.add_parser("predict", help="predict with a trained run's model")
+    predict = commands.add_parser(
+        "predict", help="predict with a trained run's model", epilog=_TRAINED_EPILOG
+    )
     _config_arguments(predict)
-    predict.add_argument("--run", type=Path, metavar="RUN", help="run folder with the weights")
+    _trained_arguments(predict)
     predict.add_argument("--out", type=Path, help="where to save the predictions (torch.save)")
 
     runs = commands.add_parser("runs", help="table of the runs under a folder")
@@ -48,18 +64,39 @@ def make_parser() -> argparse.ArgumentParser:
     report.add_argument("run", type=Path, metavar="RUN", help="the run folder")
     report.add_argument("--out", type=Path, help="output folder (default: RUN/report)")
 
-    plugins = commands.add_parser("plugins", help="installed plugins and whether they are enabled")
+    plugins = commands.add_parser(
+        "plugins", help="built-in and installed plugins, their options, whether enabled"
+    )
     plugins.add_argument("-p", dest="plugin", action="append", default=[], metavar="NAME")
     plugins.add_argument("--config", type=Path, help="take `plugins = [...]` from this config")
     plugins.add_argument("--json", action="store_true", help="JSON instead of a table")
+    plugins.add_argument(
+        "--options",
+        action="store_true",
+        help="import the installed third-party plugins too, to list their options",
+    )
 
     demo = commands.add_parser("demo", help="the README's digits classifier")
     demo.add_argument("args", nargs="*", help="passed on to the example (try: demo --help)")
     return parser
 
 
+def _trained_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run", metavar="RUN", help="run folder with the weights, or 'latest' (newest run)"
+    )
+    parser.add_argument(
+        "--untrained", action="store_true", help="use the task's untrained model on purpose"
+    )
+
+
 def _config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", type=Path, metavar="CONFIG", help="run config, .toml or .yaml")
+    parser.add_argument(
+        "config",
+        type=Path,
+        metavar="CONFIG",
+        help="run config (.toml or .yaml); for eval and predict also a run folder",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -74,7 +111,8 @@ def _config_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="enable an entry-point plugin; no:NAME disables one; 'all' enables all",
+        help="enable a plugin, built-in (e.g. tensorboard, nan_guard) or installed; "
+        "no:NAME disables one; 'all' enables every installed third-party one",
     )
     parser.add_argument(
         "--lenient-plugins",

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from unitrain.config.checks import check_functions, check_plugins
 from unitrain.config.model import RunConfig
+from unitrain.config.problems import Problem, describe, from_pydantic
 from unitrain.config.targets import absolute_target
-from unitrain.core.config import describe_errors
 from unitrain.errors import ConfigError
 
 __all__ = ["apply_overrides", "load_run_config", "locate_key", "read_config_file"]
@@ -129,8 +131,20 @@ def _unquote(part: str) -> str:
     return part.strip().strip("\"'")
 
 
-def load_run_config(path: Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """Read, override and validate a run config; every problem is reported at once.
+def load_run_config(
+    path: Path,
+    overrides: Sequence[str] = (),
+    *,
+    plugins: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunConfig:
+    """Read, override and check a run config; every problem is reported at once, in the
+    file's line order, each with its file and line.
+
+    Besides the settings' types: the task and data functions exist (with a suggestion when
+    misspelt) and their options fit their signatures. With ``plugins`` (the ``-p`` words;
+    ``None`` skips the plugin checks, e.g. for lenient loading) every enabled plugin exists
+    and every ``[plugin_options.NAME]`` fits that plugin's signature.
 
     Relative file references (``task = "train.py:make_task"``) are made absolute against
     the config file's folder, so the resolved config can be run from anywhere.
@@ -140,20 +154,25 @@ def load_run_config(path: Path, overrides: Sequence[str] = ()) -> RunConfig:
     text = path.read_text(encoding="utf-8")
     is_yaml = path.suffix.lower() in (".yaml", ".yml")
 
-    def locate(loc: tuple[int | str, ...]) -> str | None:
-        names = tuple(str(p) for p in loc)
+    def locate(loc: tuple[str, ...]) -> tuple[float, str]:
         for parts in overridden:
-            if names[: len(parts)] == parts:
-                return "--set " + ".".join(parts)
+            if loc[: len(parts)] == parts:
+                return math.inf, "--set " + ".".join(parts)
         line = locate_key(text, loc, yaml=is_yaml)
-        return f"{path}:{line}" if line is not None else str(path)
+        return (math.inf, str(path)) if line is None else (line, f"{path}:{line}")
 
+    base = path.resolve().parent
+    problems: list[Problem] = []
+    config: RunConfig | None = None
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as error:
-        message = describe_errors(error, RunConfig, source=str(path), locate=locate)
-        raise ConfigError(message) from None
-    base = path.resolve().parent
+        problems += from_pydantic(error, RunConfig, locate)
+    problems += check_functions(data, base, locate)
+    if plugins is not None:
+        problems += check_plugins(data, plugins, locate, env=env)
+    if problems or config is None:
+        raise ConfigError(describe(problems, str(path)))
     return config.model_copy(
         update={
             "task": absolute_target(config.task, base),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -41,10 +42,14 @@ def load_target(target: str, setting: str) -> Any:
         for part in attr.split("."):
             found = getattr(found, part)
     except AttributeError:
-        public = sorted(n for n in vars(module) if not n.startswith("_"))
+        functions = sorted(
+            n for n, v in vars(module).items() if not n.startswith("_") and callable(v)
+        )
+        close = difflib.get_close_matches(attr, functions, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
-            f"{setting} = {target!r}: {where} has no attribute {attr!r}; "
-            f"it has: {', '.join(public)}"
+            f"{setting} = {target!r}: {where} has no {attr!r}; {hint}"
+            f"(its functions and classes: {', '.join(functions) or 'none'})"
         ) from None
     return found
 

@@ -9,7 +9,15 @@ from datetime import timedelta
 from typing import Any, get_args
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from unitrain.errors import ConfigError
 
@@ -21,10 +29,6 @@ class TrainerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # before max_steps: the length check reads it (a dev run needs no length)
-    fast_dev_run: int = Field(
-        default=0, description="n batches of each phase, writing nothing (True: 1)"
-    )
     max_epochs: int | None = Field(default=None, ge=1, description="training epochs")
     max_steps: int | None = Field(
         default=None, ge=1, validate_default=True, description="optimizer steps in all"
@@ -36,6 +40,9 @@ class TrainerConfig(BaseModel):
     limit_eval_batches: int | None = Field(
         default=None, ge=1, description="batches per evaluation pass"
     )
+    fast_dev_run: int = Field(
+        default=0, description="n batches of each phase, writing nothing (True: 1)"
+    )
     overfit_batches: int | None = Field(
         default=None, ge=1, description="train and evaluate on the first N training batches"
     )
@@ -45,13 +52,25 @@ class TrainerConfig(BaseModel):
     deterministic: bool = Field(default=False, description="deterministic torch kernels")
     device: str | None = Field(default=None, description="'cpu', 'cuda', 'cuda:1'; None: auto")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dev_run_length(cls, data: Any) -> Any:
+        # a dev run needs no length (it runs one epoch): it stands in for max_epochs here, so
+        # the length check below passes; a before-validator runs even when fields are invalid
+        if (
+            isinstance(data, dict)
+            and data.get("fast_dev_run") not in (None, False, 0)
+            and data.get("max_epochs") is None
+            and data.get("max_steps") is None
+        ):
+            return {**data, "max_epochs": 1}
+        return data
+
     # Field validators, not a model validator: pydantic skips model validators when a field
     # is invalid, and every problem must be reported at once.
     @field_validator("max_steps")
     @classmethod
     def _length_given(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if info.data.get("fast_dev_run"):  # a dev run ignores max_epochs / max_steps
-            return value
         if value is None and "max_epochs" in info.data and info.data["max_epochs"] is None:
             raise ValueError("give max_epochs or max_steps (or both) to say how long to train")
         return value

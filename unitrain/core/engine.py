@@ -128,7 +128,7 @@ class Engine:
         self._enter(fit_loop, self, train, evals)
         return self.state
 
-    def evaluate(self, data: object, split: str = "test") -> dict[str, float]:
+    def evaluate(self, data: object, split: str = "eval") -> dict[str, float]:
         """One evaluation pass over ``data``; returns the averaged losses and metrics."""
         return self.evaluate_loader(make_loader(data, f"evaluate({split!r})", train=False), split)
 

@@ -53,6 +53,7 @@ def evaluation_pass(engine: Running, split: str, loader: Loader) -> dict[str, fl
     saved = (state.phase, state.split, state.batch_idx)
     was_training = state.model.training
     state.phase, state.split, state.batch_idx = "eval", split, 0
+    state.eval_length = loader.length()  # for progress displays
     state.model.eval()
     try:
         with torch.no_grad():

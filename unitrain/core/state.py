@@ -3,7 +3,8 @@
 Who owns what:
 
 - **Engine-owned (read-only for plugins):** ``phase``, ``epoch``, ``batch_idx``,
-  ``global_step``, ``micro_step``, ``epoch_length``, ``max_epochs``, ``max_steps``,
+  ``global_step``, ``micro_step``, ``epoch_length``, ``eval_length`` (batches of the
+  evaluation pass running now, when its loader has a length), ``max_epochs``, ``max_steps``,
   ``accumulation``, ``accumulation_window``, ``ends_window``, ``split``, ``rank``,
   ``local_rank``, ``world_size``, ``device``, ``dry_run``,
   ``model``, ``optimizers``, ``schedulers``, ``eval_metrics``. The engine changes them right
@@ -51,6 +52,7 @@ class State:
     global_step: int = 0
     micro_step: int = 0
     epoch_length: int | None = None
+    eval_length: int | None = None  # batches of the evaluation running now, when sized
     max_epochs: int | None = None
     max_steps: int | None = None
     accumulation: int = 1

@@ -55,6 +55,7 @@ GROUP: Final = "unitrain"
 ENV_VAR: Final = "UNITRAIN_PLUGINS"
 ALL: Final = "all"
 _DISABLE: Final = "no:"
+_OWN_DISTRIBUTION: Final = "unitrain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +147,16 @@ class Selection:
 
 
 def discover() -> dict[str, list[PluginEntry]]:
-    """Every installed entry point of the group, by name (metadata only, no import)."""
+    """Every installed third-party entry point of the group, by name (metadata only, no
+    import)."""
     found: dict[str, list[PluginEntry]] = {}
     for point in entry_points(group=GROUP):
         dist = point.dist
+        if dist is not None and dist.name == _OWN_DISTRIBUTION:
+            # unitrain's own plugins are declared in the group for tools that read entry
+            # points; unitrain resolves them by name from unitrain.config.builtins, so `all`
+            # here means every third-party plugin (built-ins are enabled by name only).
+            continue
         entry = PluginEntry(
             name=point.name,
             value=point.value,

@@ -300,7 +300,9 @@ class Checkpoint:
         directory = self._target(state)
         path = write_checkpoint(directory, name, {"state.pt": checkpoint}, meta=meta)
         self.last_saved, self._saved_at, self._due = path, position, None
-        _log.info("checkpoint committed: %s (%s)", path, trigger)
+        # The name only at INFO (one line in 80 columns); the whole path for -v.
+        _log.info("checkpoint %s saved (%s)", path.name, trigger)
+        _log.debug("checkpoint committed: %s", path)
         self._prune(directory, path)
         return path
 

@@ -21,7 +21,7 @@ from unitrain.plugins.scalar_logger import ScalarLogger
 if TYPE_CHECKING:
     from unitrain.core.state import State
 
-__all__ = ["MlflowLog"]
+__all__ = ["MlflowLog", "flatten_params", "trainer_params"]
 
 _INSTALL = "pip install 'unitrain[mlflow]'  (or: pip install mlflow-skinny sqlalchemy alembic)"
 _MAX_PARAM = 6000  # MLflow refuses longer param values (and fails the whole batch)
@@ -66,17 +66,53 @@ def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
     return flat
 
 
+def trainer_params(state: State) -> dict[str, Any]:
+    """The run's parameters as the trainer knows them, for a fit without a run config:
+    ``trainer.*`` (length, accumulation, device, world size), ``model.*`` (class, number of
+    parameters), ``optimizer.<i>.*`` (class and the first parameter group's scalar
+    hyperparameters: lr, momentum, betas, weight decay, ...)."""
+    params: dict[str, Any] = {
+        "trainer": {
+            "max_epochs": state.max_epochs,
+            "max_steps": state.max_steps,
+            "accumulation": state.accumulation,
+            "device": str(state.device),
+            "world_size": state.world_size,
+        }
+    }
+    if state.model is not None:
+        params["model"] = {
+            "class": type(state.model).__qualname__,
+            "parameters": sum(p.numel() for p in state.model.parameters()),
+        }
+    for index, optimizer in enumerate(state.optimizers):
+        group = optimizer.param_groups[0] if optimizer.param_groups else {}
+        hyper = {
+            key: value
+            for key, value in group.items()
+            if key != "params" and isinstance(value, int | float | str | bool | tuple)
+        }
+        params.setdefault("optimizer", {})[str(index)] = {
+            "class": type(optimizer).__name__,
+            **hyper,
+        }
+    return params
+
+
 class MlflowLog(ScalarLogger):
     """Log to an MLflow run: params once, metrics with their global step, the end status.
 
     ``tracking_uri`` defaults to ``sqlite:///<run dir>/mlflow.db`` of the
-    :class:`~unitrain.plugins.RunStore` registered beside it (any MLflow URI works:
-    ``sqlite:///runs/mlflow.db`` for one database across runs, ``http://host:5000``).
-    ``experiment`` defaults to the run store's experiment, ``run_name`` to the run
-    directory's name, ``params`` to the run store's ``config`` (nested dicts flattened with
-    dots). Metric keys are ``<split>/<name>``: ``train/loss`` every ``every_n_steps``
-    optimizer steps (one host read then, none in between), ``train_epoch/<name>`` the epoch
-    means (summed on the device), and every value of every evaluation.
+    :class:`~unitrain.plugins.RunStore` registered beside it, and without one to
+    ``sqlite:///runs/mlflow.db`` (one database, a new MLflow run per fit; any MLflow URI
+    works, e.g. ``http://host:5000``). ``experiment`` defaults to the run store's experiment,
+    ``run_name`` to the run directory's name, ``params`` to the run store's ``config``
+    (nested dicts flattened with dots), and without a run store to what the trainer knows of
+    the run: its length settings, the device, the model's class and size, each optimizer's
+    class and hyperparameters (see :func:`trainer_params`). Metric keys are
+    ``<split>/<name>``: ``train/loss`` every ``every_n_steps`` optimizer steps (one host
+    read then, none in between), ``train_epoch/<name>`` the epoch means (summed on the
+    device), and every value of every evaluation.
 
     The run ends ``FINISHED`` at fit end, ``FAILED`` on an exception (``KILLED`` on
     KeyboardInterrupt / SystemExit, e.g. preemption). The run id goes into checkpoints, so a
@@ -158,11 +194,8 @@ class MlflowLog(ScalarLogger):
             return self.tracking_uri
         run = state.stash.get(RUN_DIR)
         if run is None:
-            raise ConfigError(
-                "MlflowLog(tracking_uri=None): no run directory for the default "
-                "sqlite:///<run dir>/mlflow.db; pass tracking_uri='sqlite:///path/mlflow.db' "
-                "or register unitrain.plugins.RunStore() beside it"
-            )
+            os.makedirs("runs", exist_ok=True)
+            return f"sqlite:///{os.path.abspath(os.path.join('runs', 'mlflow.db'))}"
         return f"sqlite:///{os.path.abspath(run.path / 'mlflow.db')}"
 
     def _start(self, state: State) -> None:
@@ -186,7 +219,8 @@ class MlflowLog(ScalarLogger):
         run_name = self.run_name or (run_dir.name if run_dir is not None else None)
         tags = {**self.tags, **({"unitrain.run_dir": str(run_dir.path)} if run_dir else {})}
         run = client.create_run(experiment_id, run_name=run_name, tags=tags)
-        params = flatten_params(self.params if self.params is not None else info.get("config", {}))
+        given = self.params if self.params is not None else info.get("config")
+        params = flatten_params(given if given is not None else trainer_params(state))
         if params:
             Param = self._mlflow.Param
             entries = [Param(key, value) for key, value in params.items()]

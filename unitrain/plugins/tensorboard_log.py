@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from unitrain.errors import ConfigError
+from unitrain.log import get_logger
 from unitrain.plugins.run_store import RUN_DIR
 from unitrain.plugins.scalar_logger import ScalarLogger
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TensorBoardLog"]
 
+_log = get_logger("tensorboard_log")
 _INSTALL = "pip install 'unitrain[tensorboard]'  (or: pip install tensorboard)"
 
 
@@ -36,7 +39,9 @@ class TensorBoardLog(ScalarLogger):
     """Write scalars to TensorBoard event files in ``log_dir``.
 
     ``log_dir`` defaults to ``<run dir>/tensorboard`` of the :class:`~unitrain.plugins.RunStore`
-    registered beside it. Tags are ``<split>/<name>`` at the global (optimizer) step:
+    registered beside it; without one, to a new ``runs/tensorboard/<YYYYmmdd-HHMMSS>`` folder
+    (so two runs never share one; ``tensorboard --logdir runs/tensorboard`` shows them side
+    by side). Tags are ``<split>/<name>`` at the global (optimizer) step:
     ``train/loss`` every ``every_n_steps`` optimizer steps (one host read then, none in
     between), ``train_epoch/<name>`` the epoch's mean training loss and metrics (summed on
     the device during the epoch) at each epoch end, and ``<split>/<name>`` every value of
@@ -60,6 +65,7 @@ class TensorBoardLog(ScalarLogger):
         super().__init__(every_n_steps)
         self._writer_class = _summary_writer_class()
         self.log_dir = None if log_dir is None else Path(log_dir)
+        self._fallback: Path | None = None  # chosen at the first fit without a run store
         self.flush_secs = flush_secs
         self.writer: Any = None  # a SummaryWriter while open
 
@@ -87,16 +93,21 @@ class TensorBoardLog(ScalarLogger):
         self._close()
 
     def resolved_log_dir(self, state: State) -> Path:
-        """``log_dir``, else ``<run dir>/tensorboard``; a clear error when there is neither."""
+        """``log_dir``, else ``<run dir>/tensorboard``, else a new folder of its own."""
         if self.log_dir is not None:
             return self.log_dir
         run = state.stash.get(RUN_DIR)
-        if run is None:
-            raise ConfigError(
-                "TensorBoardLog(log_dir=None): no run directory to write into; pass "
-                "log_dir='path/to/tb' or register unitrain.plugins.RunStore() beside it"
-            )
-        return run.path / "tensorboard"
+        if run is not None:
+            return run.path / "tensorboard"
+        if self._fallback is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            candidate, n = Path("runs", "tensorboard", stamp), 1
+            while candidate.exists():  # two fits in one second still get a folder each
+                n += 1
+                candidate = Path("runs", "tensorboard", f"{stamp}-{n}")
+            self._fallback = candidate
+            _log.info("TensorBoard events: %s", candidate)
+        return self._fallback
 
     def _open(self, state: State, purge_step: int | None) -> None:
         directory = self.resolved_log_dir(state)

@@ -25,17 +25,27 @@ _FACTS = ("id", "experiment", "status", "created", "ended", "restarts", "error",
 
 def write_report(run: Path, out: Path | None = None) -> Path:
     """Write ``index.html`` and one PNG per figure into ``out`` (default ``RUN/report``);
-    returns the page's path."""
+    returns the page's path.
+
+    ``run`` is one run: a run folder, or one metrics file (``metrics.2.jsonl``). Given a
+    folder of several runs (an experiment folder, or a folder with several runs' metrics
+    files), it draws none of them mixed together: the error lists them to choose from.
+    """
     run = Path(run)
-    metrics_file = run / "metrics.jsonl"
+    metrics_file, run = (run, run.parent) if run.is_file() else (run / "metrics.jsonl", run)
     if not run.is_dir() or not (metrics_file.is_file() or (run / "run.json").is_file()):
+        raise ConfigError(_which_run(run))
+    others = sorted(p.name for p in run.glob("metrics.*.jsonl"))
+    if metrics_file.name == "metrics.jsonl" and others:
+        files = ", ".join(["metrics.jsonl", *others])
         raise ConfigError(
-            f"unitrain report: {run} is not a run folder (no metrics.jsonl or run.json); "
-            "pass a folder made by `unitrain fit` (`unitrain runs` lists them)"
+            f"unitrain report: {run} holds the metrics of {len(others) + 1} runs ({files}); "
+            f"which one? e.g. unitrain report {run / others[-1]}"
         )
     metrics = read_metrics(metrics_file)
     figures = draw_all(metrics)
-    out = run / "report" if out is None else Path(out)
+    default = "report" if metrics_file.name == "metrics.jsonl" else f"report-{metrics_file.stem}"
+    out = run / default if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for figure in figures:
         (out / f"{figure.stem}.png").write_bytes(figure.png)
@@ -46,6 +56,33 @@ def write_report(run: Path, out: Path | None = None) -> Path:
         encoding="utf-8",
     )
     return page
+
+
+def _which_run(folder: Path) -> str:
+    """The error for a folder that is not one run: its runs to choose from, if any."""
+    runs = (
+        sorted(
+            (
+                p
+                for p in folder.iterdir()
+                if (p / "metrics.jsonl").is_file() or (p / "run.json").is_file()
+            ),
+            reverse=True,
+        )
+        if folder.is_dir()
+        else []
+    )
+    if not runs:
+        return (
+            f"unitrain report: {folder} is not a run folder (no metrics.jsonl or run.json); "
+            "pass a folder made by `unitrain fit` (`unitrain runs` lists them)"
+        )
+    shown = "\n".join(f"  unitrain report {p}" for p in runs[:10])
+    more = f"\n  ... and {len(runs) - 10} more" if len(runs) > 10 else ""
+    return (
+        f"unitrain report: {folder} holds {len(runs)} runs; which one? (newest first)\n"
+        f"{shown}{more}"
+    )
 
 
 def _run_info(run: Path) -> dict[str, Any]:

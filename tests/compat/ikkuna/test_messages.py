@@ -36,7 +36,9 @@ def test_kinds_and_constructor_argument_order_are_ikkunas() -> None:
     )
     layer = torch.nn.Linear(1, 1)
     module = ModuleMessage("default", 5, 1, 0, "weights", NamedModule(layer, "fc"), layer.weight)
-    assert module.key == "fc" and module.key.name == "fc" and module.module is layer
+    assert module.key == NamedModule(layer, "fc") and module.module is layer
+    module_of, name = module.key  # ikkuna's named tuple
+    assert (module_of, name) == (layer, "fc")
     with pytest.raises(ConfigError, match="must carry data"):
         ModuleMessage("default", 5, 1, 0, "weights", NamedModule(layer, "fc"), None)
     bundle = MessageBundle("weights")

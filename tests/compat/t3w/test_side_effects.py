@@ -43,7 +43,7 @@ def test_progress_side_effect_writes_each_evaluation_and_closes() -> None:
 
 
 def test_postfix_shows_reweighted_losses_and_metrics() -> None:
-    from unitrain.compat.t3w.side_effects import _postfix
+    from unitrain.compat.t3w.plugins.tqdm import _postfix
 
     step: Any = {
         "losses": {"ce": (0.5, torch.tensor(1.23456))},

@@ -7,16 +7,32 @@ delivered together when the step ends (the Exporter ends it after the optimizer 
 ``batch_finished`` belongs to its own batch), and subscribing to a topic that is not
 registered yet is checked at the first delivery, not at registration, so subscribers can be
 created in any order. ``get_default_bus()`` is created on first use, not at import.
+
+Keys: the bus groups messages by unitrain's :class:`~unitrain.bus.messages.ModuleKey` (the
+module's name, carrying the module); an ikkuna-style subscriber receives each message and
+bundle as a view whose ``key`` is ikkuna's :class:`NamedModule` ``(module, name)`` named tuple
+(``"META"`` for network messages), so ``module, name = message.key`` works as in ikkuna; a
+``ModuleMessage`` made by hand has that key too.
+Publishing with such a key (``publish_module_message(..., message.key, value)``) files the
+value under the same module.
+
+A message published on any bus while another bus is delivering that step (a subscriber made
+on the default bus, as ikkuna's ``main.py`` makes them, then registered on the exporter's bus)
+joins the step being delivered: in ikkuna every bus dispatched at once, so such derived
+values reached their consumers in the same step; here they do too.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from typing import Any, Final
 
 from unitrain.bus.bundles import StepBundles
 from unitrain.bus.kinds import MODULE_KINDS, NETWORK_KINDS, TopicRegistry
 from unitrain.bus.messages import META, Message, MessageBundle, ModuleKey
 from unitrain.bus.subscriber import Subscriber as NativeSubscriber
+from unitrain.compat.ikkuna.utils.named_module import NamedModule
 from unitrain.errors import ConfigError
 
 __all__ = [
@@ -30,15 +46,12 @@ __all__ = [
     "NamedModule",
     "NetworkMessage",
     "get_default_bus",
+    "ikkuna_view",
+    "named_key",
 ]
 
 META_KINDS: Final = set(NETWORK_KINDS)
 DATA_KINDS: Final = set(MODULE_KINDS)
-
-
-def NamedModule(module: Any, name: str) -> ModuleKey:
-    """ikkuna's ``NamedModule(module, name)``: a :class:`ModuleKey` (a str with ``.module``)."""
-    return ModuleKey(name, module)
 
 
 def _key(named_module: Any) -> str:
@@ -50,6 +63,54 @@ def _key(named_module: Any) -> str:
     raise ConfigError(
         f"expected a NamedModule (or a module name), got {type(named_module).__name__}"
     )
+
+
+def named_key(key: Any) -> Any:
+    """ikkuna's key for a bus key: a :class:`NamedModule` for a module, else unchanged."""
+    if isinstance(key, ModuleKey):
+        return NamedModule(key.module, key.name)
+    if isinstance(key, str) and key != META:
+        return NamedModule(None, key)
+    return key
+
+
+class DeliveredMessage(Message):
+    """A message as an ikkuna-style subscriber receives it: ``key`` is a ``NamedModule``."""
+
+    __slots__ = ()
+
+    @property
+    def key(self) -> Any:
+        """``NamedModule(module, name)``, or ``"META"`` for network-level data."""
+        return named_key(META if self.module_name is None else self.module_name)
+
+    @property
+    def module(self) -> Any:
+        """The module that emitted the data (``None`` for network messages)."""
+        return getattr(self.module_name, "module", None)
+
+
+def ikkuna_view(item: Any) -> Any:
+    """``item`` as an ikkuna-style subscriber receives it: a copy whose ``key`` is ikkuna's
+    (the data is shared, not copied)."""
+    if isinstance(item, Message):
+        return DeliveredMessage(
+            item.kind,
+            item.data,
+            item.global_step,
+            item.train_step,
+            item.epoch,
+            item.module_name,
+            item.tag,
+        )
+    if isinstance(item, MessageBundle):
+        bundle = MessageBundle(item.expected_kinds)
+        bundle.data = item.data
+        bundle.key = named_key(item.key)
+        bundle.global_step, bundle.train_step = item.global_step, item.train_step
+        bundle.epoch, bundle.tag = item.epoch, item.tag
+        return bundle
+    return item
 
 
 class NetworkMessage(Message):
@@ -83,9 +144,29 @@ class ModuleMessage(Message):
         super().__init__(kind, data, global_step, train_step, epoch, _key(named_module), tag)
 
     @property
+    def key(self) -> Any:
+        """ikkuna's key: ``NamedModule(module, name)``."""
+        return named_key(self.module_name)
+
+    @property
     def module(self) -> Any:
         """The module that emitted the data (when known)."""
         return getattr(self.module_name, "module", None)
+
+
+def _native(message: Message) -> Message:
+    # the bus groups by unitrain's keys (module names); ikkuna-keyed messages are re-made
+    if type(message) is Message:
+        return message
+    return Message(
+        message.kind,
+        message.data,
+        message.global_step,
+        message.train_step,
+        message.epoch,
+        message.module_name,
+        message.tag,
+    )
 
 
 class MessageBus:
@@ -99,6 +180,16 @@ class MessageBus:
         self._pending: StepBundles | None = None
         self._delivering: StepBundles | None = None
         self._checked = -1
+        self._exporter: Callable[[], Any] = lambda: None
+
+    @property
+    def exporter(self) -> Any:
+        """The latest Exporter made for this bus (held weakly), or None."""
+        return self._exporter()
+
+    @exporter.setter
+    def exporter(self, exporter: Any) -> None:
+        self._exporter = weakref.ref(exporter)
 
     # ------------------------------------------------------------ topics
 
@@ -124,7 +215,7 @@ class MessageBus:
         """Add ``sub`` (once); its published topics are registered with it as producer."""
         if any(s is sub for s in self._subscribers):
             return False
-        for topic, kind in sub.publications.items():
+        for topic, kind in sub.topic_kinds.items():
             self.topics.register(topic, kind, sub)
         self._subscribers.append(sub)
         self.version += 1
@@ -133,7 +224,7 @@ class MessageBus:
     def deregister_subscriber(self, sub: NativeSubscriber) -> None:
         """Remove ``sub`` and the topics it publishes."""
         self._subscribers = [s for s in self._subscribers if s is not sub]
-        for topic in sub.publications:
+        for topic in sub.topic_kinds:
             self.topics.deregister(topic)
         self.version += 1
 
@@ -181,7 +272,9 @@ class MessageBus:
                 "register it (register_meta_topic / register_data_topic) or publish it from "
                 "a subscriber that declared it with _add_publication"
             )
-        delivering = self._delivering
+        message = _native(message)
+        active = _DELIVERING[-1] if _DELIVERING else None
+        delivering = active._delivering if active is not None else None
         if delivering is not None and message.global_step == delivering.global_step:
             delivering.add(message)  # a subscriber publishing a derived topic
             return
@@ -208,10 +301,12 @@ class MessageBus:
                 self.topics.check(set(sub.kinds), repr(sub))
             self._checked = self.version
         self._delivering = bundles
+        _DELIVERING.append(self)
         try:
             for sub in list(self._subscribers):
                 bundles.deliver(sub)
         finally:
+            _DELIVERING.pop()
             self._delivering = None
 
     def __repr__(self) -> str:
@@ -219,6 +314,7 @@ class MessageBus:
 
 
 _DEFAULT: list[MessageBus] = []
+_DELIVERING: list[MessageBus] = []  # the buses delivering a step now, innermost last
 
 
 def get_default_bus() -> MessageBus:

@@ -3,9 +3,16 @@
 Each class keeps ikkuna's constructor (``message_bus=`` defaults to the default bus, on
 which it registers itself) and is at the same time a unitrain plugin: the same object works
 with an ikkuna-style :class:`~unitrain.compat.ikkuna.Exporter` loop and inside a unitrain
-``fit`` (``unitrain.bus.attach(trainer, sub)``). ``backend=`` plots every published value
-(``"tb"``: TensorBoard, a host read per value as in ikkuna; ``None``: nothing, the default
-here, because plotting syncs the device every step — use :class:`unitrain.bus.BusLog`).
+``fit`` (``unitrain.bus.attach(trainer, sub)``).
+
+As in ikkuna: ``publications`` is a copy shaped ``{'DATA' | 'META': [topics]}``; a plotting
+subscriber keeps its :mod:`~unitrain.compat.ikkuna.visualization` backend in ``_backend``
+(also ``backend``), TensorBoard (``'tb'``) unless told otherwise (by default only when the
+tensorboard package is installed: without it nothing is plotted, with one warning), under
+ikkuna's titles (``activations_norm2``, ``weight_updates_weights_ratio``, ``Loss``, ...) with
+one line per module name; ``backend=None`` plots nothing (reading a value for a plot waits
+for the device, so leave plots off where speed matters); a subscriber written against ikkuna's
+base classes receives messages and bundles whose ``key`` is a ``NamedModule``.
 """
 
 from __future__ import annotations
@@ -21,8 +28,13 @@ from unitrain.bus.kinds import TopicType
 from unitrain.bus.messages import Message
 from unitrain.bus.subscriber import Subscriber as NativeSubscriber
 from unitrain.bus.subscription import Subscription, SynchronizedSubscription
-from unitrain.compat.ikkuna.backends import Backend, make_backend
-from unitrain.compat.ikkuna.messages import MessageBus, get_default_bus
+from unitrain.compat.ikkuna.messages import MessageBus, get_default_bus, ikkuna_view
+from unitrain.compat.ikkuna.visualization import (
+    DEFAULT_BACKEND,
+    Backend,
+    NullBackend,
+    get_backend,
+)
 from unitrain.errors import ConfigError
 
 __all__ = [
@@ -60,6 +72,14 @@ class _Compat:
         if bus is not None:
             bus.topics.register(topic, type, self)
 
+    @property
+    def publications(self) -> dict[str, Any]:
+        """A copy of the published topics by type: ``{'DATA': [...], 'META': [...]}``."""
+        shaped: dict[str, list[str]] = {}
+        for topic, kind in self.topic_kinds.items():  # type: ignore[attr-defined]
+            shaped.setdefault(kind, []).append(topic)
+        return shaped
+
     def process_messages(self, messages: Any) -> None:
         items = messages if isinstance(messages, list) else [messages]
         super().process_messages(items)  # type: ignore[misc]
@@ -72,7 +92,8 @@ class _Compat:
 
 
 class Subscriber(_Compat, NativeSubscriber):
-    """``Subscriber(subscriptions, message_bus=None)``; subclasses implement ``compute``."""
+    """``Subscriber(subscriptions, message_bus=None)``; subclasses implement ``compute``,
+    which receives each message (or bundle) with ikkuna's ``NamedModule`` key."""
 
     def __init__(
         self, subscriptions: Sequence[Subscription] = (), message_bus: MessageBus | None = None
@@ -80,36 +101,58 @@ class Subscriber(_Compat, NativeSubscriber):
         NativeSubscriber.__init__(self, subscriptions=subscriptions)
         self._join(message_bus)
 
+    def process_messages(self, messages: Any) -> None:
+        for item in messages if isinstance(messages, list) else [messages]:
+            self.compute(ikkuna_view(item))
+
 
 class PlotSubscriber(Subscriber):
-    """``PlotSubscriber(subscriptions, message_bus, plot_config=None, backend=None)``."""
+    """``PlotSubscriber(subscriptions, message_bus, plot_config, backend='tb')``:
+    ``self._backend`` plots (``plot_config``: ``title``, ``xlabel``, ``ylabel``, ``ylims``)."""
 
     def __init__(
         self,
         subscriptions: Sequence[Subscription] = (),
         message_bus: MessageBus | None = None,
         plot_config: dict[str, Any] | None = None,
-        backend: Any = None,
+        backend: Any = DEFAULT_BACKEND,
     ) -> None:
         super().__init__(subscriptions, message_bus)
         self.plot_config = dict(plot_config or {})
-        self.backend = make_backend(backend)
+        self._backend = get_backend(backend, self.plot_config)
+
+    @property
+    def backend(self) -> Backend:
+        """The plotting backend (a ``NullBackend`` for ``backend=None``)."""
+        return self._backend
 
 
 class _Plotting(_Compat):
-    """Mixed into the named subscribers: registers on a bus and plots what they publish."""
+    """Mixed into the shipped subscribers: registers on a bus and plots what they publish,
+    under ikkuna's title, one line per module (``label`` for network-level values)."""
 
-    backend: Backend | None
+    _backend: Backend
+    label: str | None = None
 
-    def _setup(self, message_bus: MessageBus | None, backend: Any) -> None:
-        self.backend = make_backend(backend)
+    def _setup(
+        self, message_bus: MessageBus | None, backend: Any, title: str, ylims: Any = None
+    ) -> None:
+        config = {"title": title, "xlabel": "Train step", "ylabel": title, "ylims": ylims}
+        self._backend = get_backend(backend, config)
         self._join(message_bus)
+
+    @property
+    def backend(self) -> Backend:
+        """The plotting backend (a ``NullBackend`` for ``backend=None``)."""
+        return self._backend
 
     def publish(self, kind: str, data: Any, module_name: str | None = None) -> Message:
         message: Message = super().publish(kind, data, module_name)  # type: ignore[misc]
-        if self.backend is not None and isinstance(data, torch.Tensor) and data.numel() == 1:
-            name = kind if module_name is None else f"{kind}/{module_name}"
-            self.backend.add_data(name, data, message.global_step)
+        if isinstance(self._backend, NullBackend):
+            return message
+        if isinstance(data, torch.Tensor) and data.numel() == 1:
+            name = self.label or kind if module_name is None else str.__str__(module_name)
+            self._backend.add_data(name, data, message.global_step)
         return message
 
 
@@ -123,13 +166,21 @@ class NormSubscriber(_Plotting, native.NormSubscriber):
         message_bus: MessageBus | None = None,
         tag: str = "default",
         subsample: int = 1,
-        backend: Any = None,
+        backend: Any = DEFAULT_BACKEND,
+        ylims: Any = None,
     ) -> None:
         native.NormSubscriber.__init__(self, kind, order, tag=tag, subsample=subsample)
-        self._setup(message_bus, backend)
+        order_name = int(order) if float(order).is_integer() else order
+        self._setup(message_bus, backend, f"{kind}_norm{order_name}", ylims)
 
 
-def _one_kind(cls: type[NativeSubscriber], doc: str, default_kind: str | None = None) -> type:
+def _one_kind(
+    cls: type[NativeSubscriber],
+    doc: str,
+    title: str,
+    default_kind: str | None = None,
+    label: str | None = None,
+) -> type:
     class OneKind(_Plotting, cls):  # type: ignore[valid-type,misc]
         # ikkuna's matrix subscribers read ``default_kind`` unless given a kind; the others
         # need one.
@@ -139,26 +190,34 @@ def _one_kind(cls: type[NativeSubscriber], doc: str, default_kind: str | None = 
             message_bus: MessageBus | None = None,
             tag: str = "default",
             subsample: int = 1,
-            backend: Any = None,
+            ylims: Any = None,
+            backend: Any = DEFAULT_BACKEND,
         ) -> None:
             if kind is None:
                 raise ConfigError(f"{cls.__name__}(kind=...): name the message kind to read")
             cls.__init__(self, kind, tag=tag, subsample=subsample)
-            self._setup(message_bus, backend)
+            self.label = None if label is None else label.format(kind=kind)
+            self._setup(message_bus, backend, title.format(kind=kind), ylims)
 
     OneKind.__name__ = OneKind.__qualname__ = cls.__name__
     OneKind.__doc__ = doc
     return OneKind
 
 
-MeanSubscriber = _one_kind(native.MeanSubscriber, "``MeanSubscriber(kind, message_bus=None)``.")
-VarianceSubscriber = _one_kind(
-    native.VarianceSubscriber, "``VarianceSubscriber(kind, message_bus=None)``."
+MeanSubscriber = _one_kind(
+    native.MeanSubscriber, "``MeanSubscriber(kind, message_bus=None)``.", "{kind}_mean"
 )
-SumSubscriber = _one_kind(native.SumSubscriber, "``SumSubscriber(kind, message_bus=None)``.")
+VarianceSubscriber = _one_kind(
+    native.VarianceSubscriber, "``VarianceSubscriber(kind, message_bus=None)``.", "{kind}_variance"
+)
+SumSubscriber = _one_kind(
+    native.SumSubscriber, "``SumSubscriber(kind, message_bus=None)``.", "{kind}_sum"
+)
 MessageMeanSubscriber = _one_kind(
     native.MessageMeanSubscriber,
     "``MessageMeanSubscriber(kind, message_bus=None)``: mean over modules per step.",
+    "message_means",
+    label="{kind}_message_mean",
 )
 
 
@@ -172,7 +231,8 @@ class RatioSubscriber(_Plotting, native.RatioSubscriber):
         message_bus: MessageBus | None = None,
         tag: str = "default",
         subsample: int = 1,
-        backend: Any = None,
+        ylims: Any = None,
+        backend: Any = DEFAULT_BACKEND,
     ) -> None:
         if not absolute:
             raise ConfigError(
@@ -180,23 +240,27 @@ class RatioSubscriber(_Plotting, native.RatioSubscriber):
                 "never negative; drop the argument"
             )
         native.RatioSubscriber.__init__(self, kinds, tag=tag, subsample=subsample)
-        self._setup(message_bus, backend)
+        self._setup(message_bus, backend, f"{kinds[0]}_{kinds[1]}_ratio", ylims)
 
 
 SpectralNormSubscriber = _one_kind(
     native.SpectralNormSubscriber,
     "``SpectralNormSubscriber(kind, message_bus=None)``: power iteration, persistent u.",
+    "{kind}_spectral_norm",
     default_kind="weights",
 )
 ConditionNumberSubscriber = _one_kind(
     native.ConditionNumberSubscriber,
     "``ConditionNumberSubscriber(kind, message_bus=None)``.",
+    "{kind}_condition_number",
     default_kind="weights",
 )
 
 
 class HistogramSubscriber(_Plotting, native.HistogramSubscriber):
-    """``HistogramSubscriber(kind, message_bus=None)``: ``(counts, edges)`` per module."""
+    """``HistogramSubscriber(kind, message_bus=None, backend='tb')``: each module's values go
+    to the backend's histogram (``"<kind>_histogram: <module>"`` in TensorBoard); the
+    ``(counts, edges)`` of each is published as ``<kind>_histogram``."""
 
     def __init__(
         self,
@@ -204,34 +268,49 @@ class HistogramSubscriber(_Plotting, native.HistogramSubscriber):
         message_bus: MessageBus | None = None,
         tag: str = "default",
         subsample: int = 1,
-        backend: Any = None,
+        backend: Any = DEFAULT_BACKEND,
         bins: int = 50,
     ) -> None:
         native.HistogramSubscriber.__init__(self, kind, bins, tag=tag, subsample=subsample)
-        self._setup(message_bus, backend)
+        self._setup(message_bus, backend, f"{kind}_histogram")
+
+    def compute(self, message_or_bundle: Any) -> None:
+        message: Message = message_or_bundle
+        if not isinstance(self._backend, NullBackend) and message.module_name is not None:
+            name = str.__str__(message.module_name)
+            self._backend.add_histogram(name, message.data, message.global_step)
+        super().compute(message)
 
 
 class _NoKind(_Plotting):
     """Mixed in before a native subscriber that takes no kind: ikkuna's ``(message_bus=None)``."""
+
+    title = ""
 
     def __init__(
         self,
         message_bus: MessageBus | None = None,
         tag: str = "default",
         subsample: int = 1,
-        backend: Any = None,
+        ylims: Any = None,
+        backend: Any = DEFAULT_BACKEND,
     ) -> None:
         # The next class in the MRO is the native subscriber (the mixins define no __init__).
         super().__init__(tag=tag, subsample=subsample)  # type: ignore[call-arg]
-        self._setup(message_bus, backend)
+        self._setup(message_bus, backend, self.title, ylims)
 
 
 class LossSubscriber(_NoKind, native.LossSubscriber):
-    """``LossSubscriber(message_bus=None)``: the loss as META ``train_loss``."""
+    """``LossSubscriber(message_bus=None)``: plots the loss (``Loss`` / ``loss``) and
+    publishes it as META ``train_loss`` (ikkuna only plotted it)."""
+
+    title, label = "Loss", "loss"
 
 
 class TrainAccuracySubscriber(_NoKind, native.TrainAccuracySubscriber):
     """``TrainAccuracySubscriber(message_bus=None)``: META ``train_accuracy``."""
+
+    title, label = "train_batch_accuracy", "train_batch_accuracy"
 
 
 class CallbackSubscriber(_Compat, native.CallbackSubscriber):
@@ -248,3 +327,7 @@ class CallbackSubscriber(_Compat, native.CallbackSubscriber):
     ) -> None:
         native.CallbackSubscriber.__init__(self, kinds, callback, tag=tag, subsample=subsample)
         self._join(message_bus)
+
+    def process_messages(self, messages: Any) -> None:
+        for item in messages if isinstance(messages, list) else [messages]:
+            self.compute(ikkuna_view(item))  # the callback's key is a NamedModule

@@ -41,8 +41,10 @@ def _engine_loop(state: State) -> Any:
 
 
 def _hears(side_effect: object, loop: Any) -> bool:
-    members = getattr(loop, "side_effect_ids", None)
-    return members is None or id(side_effect) in members
+    # by identity, asked of the loop: in a spawned process the loop and its side effects
+    # arrive in one pickle, so identity holds there too (ids would not)
+    hears = getattr(loop, "hears", None)
+    return hears is None or bool(hears(side_effect))
 
 
 def step_return_of(result: StepResult) -> StepReturnDict:

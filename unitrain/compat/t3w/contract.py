@@ -34,9 +34,28 @@ class Interface:
 class IMiniBatch(native.IMiniBatch, Interface):
     """A minibatch filled in place by the model; ``model`` is the :class:`TopLevelModule`.
 
-    ``_nopad_batch_size`` is t3w's name for the number of real samples; it reads and
-    writes unitrain's ``padding`` so both spellings always agree.
+    t3w minibatches set ``self.batch_size = len(data)`` in ``__init__``: that stores the full
+    batch size (padding included) and marks every sample real, as t3w's loops then did;
+    without it the size is read from the first tensor attribute. ``_nopad_batch_size`` is
+    t3w's name for the number of real samples; it reads and writes unitrain's ``padding`` so
+    both spellings always agree.
     """
+
+    @property
+    def batch_size(self) -> int:
+        """The full batch size: the one set in ``__init__``, else the first tensor's length."""
+        stored = self.__dict__.get("_t3w_batch_size")
+        return int(stored) if stored is not None else native.IMiniBatch.batch_size.fget(self)  # type: ignore[attr-defined]
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TypeError(
+                f"{type(self).__name__}.batch_size = {value!r}: expected the number of samples "
+                "in the batch (an int >= 0), as t3w's collate passes len(data)"
+            )
+        self.__dict__["_t3w_batch_size"] = value
+        self.padding = 0
 
     @property
     def _nopad_batch_size(self) -> int:

@@ -19,8 +19,12 @@ Deliberate differences from t3w (its bugs are not copied):
   distributed launcher (``Trainer(devices=...)``): the engine splits the loader's sampler, so
   ``iter_per_epoch`` and ``batch_sampler`` are refused there; afterwards the module holds rank
   0's weights and position, and ``metric_values`` rank 0's (all-reduced) values.
-- Not available: media producers (``medias=``, for t3w's Aim side effect) and the
-  ``ProbeData`` breakpoint model; both are refused with a message.
+- A side effect is listed in a loop by identity (not by ``id``), so it keeps hearing its
+  loop's events inside the processes of a distributed run (where t3w's identity held too).
+- The default shuffling continues across a save and load (see :mod:`.batches`): t3w reseeded
+  it from ``torch.initial_seed()`` in every loop, so a resumed run replayed epoch 1's order.
+- ``EvalLoop(breakpoint=True)`` with no model probes the data with :class:`ProbeData`
+  (t3w's probe also needed an optimizer it never had, and failed).
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from unitrain.compat.t3w.batches import EpochBatches, seed_worker
-from unitrain.compat.t3w.context import LoopContext
+from unitrain.compat.t3w.batches import EpochBatches, ShuffledPasses, pass_seed, seed_worker
+from unitrain.compat.t3w.context import LoopContext, MediaHooks
+from unitrain.compat.t3w.media import IMediaProducer, MediaManager
 from unitrain.compat.t3w.module import TopLevelModule
+from unitrain.compat.t3w.probe import ProbeData
 from unitrain.compat.t3w.side_effect import ISideEffect
 from unitrain.compat.t3w.task import T3wTask
 from unitrain.core.metrics import IDatasetMetric
@@ -57,23 +63,28 @@ class EvalLoop:
         batch_size: int | None = None,
         metrics: Mapping[str, IDatasetMetric] | None = None,
         side_effects: Sequence[ISideEffect] | None = None,
+        medias: Sequence[IMediaProducer] = (),
+        breakpoint: bool = False,
         *,
         plugins: Sequence[object] = (),
-        medias: Sequence[object] = (),
-        breakpoint: bool = False,
     ) -> None:
-        _refuse_unsupported("EvalLoop", medias, breakpoint)
         self.dataset = dataset
+        if model is None and breakpoint:
+            model = TopLevelModule(ProbeData(breakpoint=True))
         self.model = model
         self.batch_size = batch_size or _datum_type(dataset, "EvalLoop").val_batch_size
         self.metrics: dict[str, IDatasetMetric] = dict(metrics or {})
+        self.medias = MediaManager(medias)
         self.side_effects: list[ISideEffect] = list(side_effects or ())
-        self.side_effect_ids = frozenset(id(se) for se in self.side_effects)
         self.plugins = list(plugins)
         self.loader: DataLoader[Any] | None = None
         self.trainer: Trainer | None = None
         self.split: str = getattr(dataset, "split", None) or "val"
         self.spawned_values: dict[str, float] | None = None
+
+    def hears(self, side_effect: object) -> bool:
+        """Whether ``side_effect`` is in this loop's ``side_effects`` (by identity)."""
+        return any(member is side_effect for member in self.side_effects)
 
     @property
     def metric_values(self) -> dict[str, float]:
@@ -100,9 +111,10 @@ class EvalLoop:
         model = _require_model(self.model, "EvalLoop")
         task = T3wTask(model, eval_metrics=self.metrics)
         context = LoopContext(None, {self.split: self})
+        medias = [MediaHooks(None, {self.split: self})] if len(self.medias) else []
         trainer = Trainer(
             task,
-            plugins=[context, *self.side_effects, *self.plugins],
+            plugins=[context, *medias, *self.side_effects, *self.plugins],
             max_epochs=1,
             **_placement(model),
         )
@@ -125,6 +137,7 @@ class TrainLoop:
         model: TopLevelModule,
         losses: Mapping[str, torch.nn.Module] | None = None,
         metrics: Mapping[str, torch.nn.Module] | None = None,
+        medias: Sequence[IMediaProducer] = (),
         batch_size: int | None = None,
         sampler: Sampler[Any] | None = None,
         batch_sampler: Sampler[Any] | None = None,
@@ -137,9 +150,7 @@ class TrainLoop:
         persistent_workers: bool = False,
         *,
         plugins: Sequence[object] = (),
-        medias: Sequence[object] = (),
     ) -> None:
-        _refuse_unsupported("TrainLoop", medias, False)
         _require_model(model, "TrainLoop")
         if sampler is not None and batch_sampler is not None:
             raise ConfigError("TrainLoop: give sampler= or batch_sampler=, not both")
@@ -147,6 +158,7 @@ class TrainLoop:
         self.model = model
         self.losses: dict[str, torch.nn.Module] = dict(losses or {})
         self.metrics: dict[str, torch.nn.Module] = dict(metrics or {})
+        self.medias = MediaManager(medias)
         self.batch_size = batch_size or _datum_type(dataset, "TrainLoop").train_batch_size
         self.sampler = sampler
         self.batch_sampler = batch_sampler
@@ -159,7 +171,6 @@ class TrainLoop:
         sampler_plugin: object = batch_sampler
         if isinstance(sampler_plugin, ISideEffect) and sampler_plugin not in self.side_effects:
             self.side_effects.append(sampler_plugin)  # our own list: the caller's is untouched
-        self.side_effect_ids = frozenset(id(se) for se in self.side_effects)
         self.persistent_workers = persistent_workers
         self.plugins = list(plugins)
         self.loader: DataLoader[Any] | None = None
@@ -168,14 +179,18 @@ class TrainLoop:
     def __getstate__(self) -> dict[str, Any]:
         return _without(self.__dict__, "trainer", "loader")
 
+    def hears(self, side_effect: object) -> bool:
+        """Whether ``side_effect`` is in this loop's ``side_effects`` (by identity)."""
+        return any(member is side_effect for member in self.side_effects)
+
     @property
     def progress(self) -> Any:
         """The model's training progress (a view onto the engine state)."""
         return self.model.training_progress
 
-    def make_loader(self) -> DataLoader[Any]:
-        """t3w's train loader: shuffled with a generator seeded from ``torch.initial_seed()``,
-        incomplete last batch dropped, workers seeded."""
+    def make_loader(self, seed: int = 0) -> DataLoader[Any]:
+        """t3w's train loader: shuffled (by :class:`ShuffledPasses` from ``seed``), incomplete
+        last batch dropped, workers seeded."""
         datum = _datum_type(self.dataset, "TrainLoop")
         options: dict[str, Any] = {
             "num_workers": datum.num_workers,
@@ -186,14 +201,16 @@ class TrainLoop:
         if self.batch_sampler is not None:
             options["batch_sampler"] = self.batch_sampler
         else:
-            generator = torch.Generator().manual_seed(torch.initial_seed())
+            sampler = self.sampler
+            if sampler is None and self.model.devices_spec is None:
+                sampler = ShuffledPasses(len(self.dataset), seed)
             options.update(
                 batch_size=self.batch_size,
-                shuffle=self.sampler is None,
-                sampler=self.sampler,
-                generator=generator,
+                shuffle=sampler is None,  # distributed: the engine splits a random sampler
+                sampler=sampler,
                 drop_last=True,
             )
+        options["generator"] = torch.Generator().manual_seed(pass_seed(seed + 1, 0))
         self.loader = DataLoader(self.dataset, **options)
         if len(self.loader) == 0:
             raise ConfigError(
@@ -211,6 +228,8 @@ class TrainLoop:
             )
         for module in (*self.losses.values(), *self.metrics.values()):
             module.to(model.device)
+        if model.data_seed is None:  # t3w's seed; kept by save() so a loaded module continues
+            model.data_seed = torch.initial_seed()
         evals: dict[str, Any] = {}
         plugins: list[object] = list(self.side_effects)
         eval_metrics: dict[str, IDatasetMetric] = {}
@@ -223,12 +242,20 @@ class TrainLoop:
             plugins += [se for se in self.eval_loop.side_effects if id(se) not in known]
             plugins += self.eval_loop.plugins
         eval_loops = {} if self.eval_loop is None else {self.eval_loop.split: self.eval_loop}
-        train_data: Any = EpochBatches(self.make_loader(), self.iter_per_epoch)
+        loader = self.make_loader(model.data_seed)
+        train_data: Any = EpochBatches(
+            loader,
+            self.iter_per_epoch,
+            seed=model.data_seed,
+            drawn=model.training_progress.micro_step,
+        )
         if model.devices_spec is not None:
             train_data = self._distributed_data()
+        with_medias = len(self.medias) or any(len(e.medias) for e in eval_loops.values())
+        medias = [MediaHooks(self, eval_loops)] if with_medias else []
         trainer = Trainer(
             T3wTask(model, self.losses, self.metrics, eval_metrics),
-            plugins=[LoopContext(self, eval_loops), *plugins, *self.plugins],
+            plugins=[LoopContext(self, eval_loops), *medias, *plugins, *self.plugins],
             max_epochs=self.epochs,
             accumulation=self.num_acc_grad,
             eval_every_epochs=self.epoch_per_eval if evals else None,
@@ -259,19 +286,6 @@ class TrainLoop:
         raise ConfigError(
             "TrainLoop.step(mb) ran one step of t3w's own loop; on unitrain the engine runs "
             "every step: call the loop (loop()) and read each step in on_train_step_finished"
-        )
-
-
-def _refuse_unsupported(where: str, medias: Sequence[object], probe: bool) -> None:
-    if medias:
-        raise ConfigError(
-            f"{where}(medias=...): t3w's media producers fed its Aim side effect, which unitrain "
-            "does not ship; log images or figures from a side effect or a native plugin instead"
-        )
-    if probe:
-        raise ConfigError(
-            "EvalLoop(breakpoint=True): t3w's interactive ProbeData model is not available; "
-            "pass your model and set a breakpoint in a side effect's on_eval_step_started"
         )
 
 

@@ -46,7 +46,36 @@ class IDatasetMetric(native.IDatasetMetric):
 
 
 class AverageMetric(native.AverageMetric, IDatasetMetric):
-    """Sample-weighted mean of a minibatch metric over a pass (sums stay on the device)."""
+    """Mean of a minibatch metric over the real samples of a pass; an empty pass is 0.0
+    (t3w's ``sum / max(count, 1)``).
+
+    The sum is of the per-sample values (a 1-d ``raw_output``) in float64 on the
+    device, not of float32 batch means times batch sizes as in t3w: sums of per-sample
+    float32 values are exact in float64 (for 0/1 scores always; in general while the
+    values span less than 2**29 of each other's scale), so they do not depend on how the
+    samples were batched or split across processes, and the value of a pass on N processes
+    equals the one-process value bit for bit. A metric that returns one scalar per batch is
+    weighted by the batch's real sample count, as in t3w.
+    """
+
+    def update(self, mb: Any) -> None:
+        count = mb.nopad_batch_size
+        if count == 0:  # t3w skipped batches of padding only
+            return
+        assert self.minibatch_metric is not None
+        mean = self.minibatch_metric(mb).detach()
+        raw = self.minibatch_metric.raw_output
+        if isinstance(raw, torch.Tensor) and raw.dim() == 1 and raw.shape[0] >= count:
+            total = raw.detach()[:count].double().sum()
+        else:
+            total = mean.double() * count
+        self._sum = total if self._sum is None else self._sum + total
+        self._count += count
+
+    def eval(self) -> float:
+        if self._sum is None or self._count == 0:
+            return 0.0
+        return float(self._sum.item()) / self._count
 
 
 class LearningRate(IMiniBatchMetric):

@@ -65,6 +65,9 @@ class TopLevelModule(nn.Module):
         self.devices_spec: str | None = None  # the launcher's device string when several
         self._device = torch.device("cpu")
         self._state = State()
+        # the train loader's shuffling seed: set by the first TrainLoop, kept in checkpoints
+        # so a loaded module continues the data order (see unitrain.compat.t3w.batches)
+        self.data_seed: int | None = None
 
     # ------------------------------------------------------------------ position
 
@@ -158,7 +161,8 @@ class TopLevelModule(nn.Module):
     # ------------------------------------------------------------------ checkpoint
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write progress, model, optimizer, scheduler and every RNG to ``path`` (gzip).
+        """Write progress, model, optimizer, scheduler, every RNG and the data-order seed to
+        ``path`` (gzip); a module loaded from it continues training bit for bit.
 
         The file is written beside ``path`` and renamed into place, so a crash never leaves
         half a checkpoint; it loads with ``torch.load(weights_only=True)``.
@@ -169,6 +173,7 @@ class TopLevelModule(nn.Module):
             "optim": None if self.optim is None else self.optim.state_dict(),
             "lr_scheduler": None if self.lr_scheduler is None else self.lr_scheduler.state_dict(),
             "random_states": capture_rng(),
+            "data_seed": self.data_seed,
         }
         buffer = io.BytesIO()
         torch.save(payload, buffer)
@@ -201,5 +206,7 @@ class TopLevelModule(nn.Module):
             self.optim.load_state_dict(saved["optim"])
         if self.lr_scheduler is not None and saved.get("lr_scheduler") is not None:
             self.lr_scheduler.load_state_dict(saved["lr_scheduler"])
+        seed = saved.get("data_seed")
+        self.data_seed = None if seed is None else int(seed)
         restore_rng(saved["random_states"])  # last: loading the others may draw numbers
         return result

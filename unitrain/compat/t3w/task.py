@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +64,11 @@ class T3wTask(Task):
     def make_scheduler(
         self, state: State, optimizer: torch.optim.Optimizer, optimizer_idx: int
     ) -> Any:
-        return self.top.lr_scheduler if optimizer_idx == 0 else None
+        if optimizer_idx != 0:
+            return None
+        if self.top.lr_scheduler is not None:
+            _mark_step_tracking(self.top.lr_scheduler.optimizer)
+        return self.top.lr_scheduler
 
     # ------------------------------------------------------------------ train
 
@@ -110,3 +116,23 @@ class T3wTask(Task):
         for metric in self.dataset_metrics.values():
             metric.update(batch)
         return StepResult(batch_size=batch.nopad_batch_size)
+
+
+def _mark_step_tracking(optimizer: torch.optim.Optimizer) -> None:
+    """Put back the step marker a scheduler puts on its optimizer, lost when both were
+    pickled into the processes of a distributed run (torch then warns, wrongly, that
+    ``optimizer.step`` was overridden; t3w restored it the same way)."""
+    step = optimizer.step
+    if hasattr(step, "_wrapped_by_lr_sched"):
+        return
+    owner = weakref.ref(optimizer)
+    unbound = type(optimizer).step
+
+    @functools.wraps(unbound)
+    def tracked_step(*args: Any, **kwargs: Any) -> Any:
+        instance = owner()
+        instance._opt_called = True  # type: ignore[union-attr]
+        return unbound(instance, *args, **kwargs)  # type: ignore[arg-type]
+
+    tracked_step._wrapped_by_lr_sched = True  # type: ignore[attr-defined]
+    optimizer.step = tracked_step  # type: ignore[method-assign]

@@ -11,6 +11,12 @@ enabled) are recorded; evaluation passes publish nothing, so ikkuna's ``should_t
 ``tag`` forward arguments are not needed (tags remain available to code that publishes on
 the bus itself). Call :meth:`close` to remove every hook (also done when the exporter is
 garbage collected).
+
+Module names are ikkuna's (:class:`~unitrain.compat.ikkuna.utils.ModuleTree`):
+``add_modules(model)`` names ``/features/conv2d0``, ``/classifier/linear0``, ...;
+``module_filter`` keeps modules of exactly those classes, as in ikkuna. Where ikkuna gave a
+module the empty name (a leaf registered inline with ``exporter(layer)``), its name in the
+model's tree is used (``/0``-style indices renamed as above), or ``<class><n>`` outside it.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ import torch.optim.optimizer as optimizer_module
 from unitrain.bus.kinds import MODULE_KINDS
 from unitrain.bus.messages import ModuleKey
 from unitrain.bus.subscribers.control import freeze_module
-from unitrain.bus.taps import Taps, select_modules, unwrap_model
+from unitrain.bus.taps import Taps, unwrap_model
 from unitrain.compat.ikkuna.messages import MessageBus, get_default_bus
+from unitrain.compat.ikkuna.utils.module_tree import ModuleTree
+from unitrain.compat.ikkuna.utils.named_module import NamedModule
 from unitrain.errors import ConfigError
 
 __all__ = ["Exporter"]
@@ -46,9 +54,10 @@ class Exporter:
         module_filter: Iterable[type[torch.nn.Module]] | None = None,
         message_bus: MessageBus | None = None,
     ) -> None:
-        self._depth = depth if depth is not None and depth > 0 else None
+        self._depth = depth if depth is not None and depth > 0 else -1
         self._module_filter = None if module_filter is None else tuple(module_filter)
         self._bus = get_default_bus() if message_bus is None else message_bus
+        self._bus.exporter = self  # subscribers that run the model themselves (SVCCA) read it
         self._modules: dict[torch.nn.Module, str | None] = {}
         self._model: torch.nn.Module | None = None
         self._taps: Taps | None = None
@@ -76,26 +85,26 @@ class Exporter:
         return list(self._modules)
 
     @property
-    def named_modules(self) -> list[ModuleKey]:
-        """Every tracked module as a ``NamedModule`` (``.name``, ``.module``)."""
-        return [key for key, _ in self._named()]
+    def named_modules(self) -> list[NamedModule]:
+        """Every tracked module as a ``NamedModule(module, name)``."""
+        return [NamedModule(module, key.name) for key, module in self._named()]
 
     def add_modules(self, module: Any, recursive: bool = True) -> None:
         """Track ``module`` (or ``(name, module)``), descending to ``depth`` when recursive."""
-        name: str | None = None
         if isinstance(module, tuple) and len(module) == 2 and isinstance(module[0], str):
             name, module = module
+        else:
+            name = type(module).__name__.lower()
         if not isinstance(module, torch.nn.Module):
             raise ValueError(
                 f"Exporter.add_modules: expected an nn.Module or a (name, module) tuple, got "
                 f"{type(module).__name__}"
             )
-        if not recursive:
-            self._modules.setdefault(module, name)
-            return
-        for key, child in select_modules(module, self._depth, self._module_filter):
-            prefix = f"{name}." if name else ""
-            self._modules.setdefault(child, None if name is None else prefix + key.name)
+        tree = ModuleTree(module, name=name, recursive=recursive, drop_name=recursive)
+        for child, child_name in tree.preorder(self._depth):
+            if self._module_filter is None or type(child) in self._module_filter:
+                assert child is not None
+                self._modules.setdefault(child, child_name or None)
 
     def __call__(self, module: torch.nn.Module, recursive: bool = True) -> torch.nn.Module:
         """Track ``module`` and return it unchanged (for use inside model definitions)."""
@@ -105,12 +114,13 @@ class Exporter:
     def _named(self) -> list[tuple[ModuleKey, torch.nn.Module]]:
         found: dict[torch.nn.Module, str] = {}
         if self._model is not None:
-            for name, module in unwrap_model(self._model).named_modules():
-                found.setdefault(module, name)
+            for module, name in ModuleTree(unwrap_model(self._model)).nodes():
+                if module is not None and name:
+                    found.setdefault(module, name)
         counts: dict[str, int] = {}
         named = []
         for module, given in self._modules.items():
-            name = given or found.get(module)
+            name = given or found.get(module) or ""
             if not name:  # ikkuna's automatic names: conv2d0, linear1 ...
                 base = type(module).__name__.lower()
                 name = f"{base}{counts.get(base, 0)}"

@@ -1,0 +1,1 @@
+"""Examples that ship inside the package, so ``unitrain demo`` works from any install."""
