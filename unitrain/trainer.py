@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from unitrain.hooks.manager import RankRule
 from unitrain.runs.replay import Replay
 from unitrain.runs.resume import resume_fit
 from unitrain.runs.trainer_state import STATE_DICT, ExactResume
+from unitrain.seeding import use_deterministic
 
 __all__ = ["Trainer"]
 
@@ -38,7 +40,8 @@ class Trainer(Engine):
 
     ``task`` is a plugin that supplies the default stages and owns ``model`` (see
     :class:`unitrain.Task`). Settings are validated all at once before anything runs
-    (see :class:`~unitrain.core.config.TrainerConfig`). ``devices`` / ``strategy``: see
+    (see :class:`~unitrain.core.config.TrainerConfig`); ``deterministic=True`` turns on
+    :func:`unitrain.seeding.use_deterministic` when a fit starts. ``devices`` / ``strategy``: see
     :mod:`unitrain.distributed.trainer`. With several processes, ``hang_timeout`` (seconds;
     ``None``: off) stops every rank when one makes no progress for that long (see
     :mod:`unitrain.distributed.watchdog`).
@@ -55,6 +58,11 @@ class Trainer(Engine):
         eval_every_epochs: int | None = 1,
         eval_every_steps: int | None = None,
         limit_train_batches: int | None = None,
+        limit_eval_batches: int | None = None,
+        overfit_batches: int | None = None,
+        fast_dev_run: bool | int = False,
+        max_time: float | timedelta | str | None = None,
+        deterministic: bool = False,
         device: str | torch.device | None = None,
         devices: str | int | None = None,
         strategy: Any = None,
@@ -72,6 +80,11 @@ class Trainer(Engine):
             eval_every_epochs=eval_every_epochs,
             eval_every_steps=eval_every_steps,
             limit_train_batches=limit_train_batches,
+            limit_eval_batches=limit_eval_batches,
+            overfit_batches=overfit_batches,
+            fast_dev_run=fast_dev_run,
+            max_time=max_time,
+            deterministic=deterministic,
             device=device,
         )
         self.exact_resume = ExactResume(self)
@@ -113,6 +126,8 @@ class Trainer(Engine):
             return distributed.spawn_fit(self, train_data, eval_data, resume=resume)
         train = distributed.shard(make_loader(train_data, "train_data", train=True), True)
         evals = {s: distributed.shard(d, False) for s, d in make_eval_loaders(eval_data).items()}
+        if self.config.deterministic:  # each spawned rank passes here too
+            use_deterministic(True)
         resume = distributed.agree_on_resume(self, resume)  # rank 0's choice, everywhere
         if resume is not None:
             resume_fit(self, resume)

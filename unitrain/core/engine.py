@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import torch
 
-from unitrain.core.config import TrainerConfig, make_config
+from unitrain.core.config import TrainerConfig, make_config, run_settings
 from unitrain.core.data import Loader, make_eval_loaders, make_loader
 from unitrain.core.keys import HOOK_TIMER
 from unitrain.core.loop import fit_loop
@@ -50,17 +51,30 @@ class Engine:
         eval_every_epochs: int | None = 1,
         eval_every_steps: int | None = None,
         limit_train_batches: int | None = None,
+        limit_eval_batches: int | None = None,
+        overfit_batches: int | None = None,
+        fast_dev_run: bool | int = False,
+        max_time: float | timedelta | str | None = None,
+        deterministic: bool = False,
         device: str | torch.device | None = None,
     ) -> None:
-        self.config: TrainerConfig = make_config(
+        #: the settings as given; ``config`` is what the loop runs by (see run_settings)
+        self.settings: TrainerConfig = make_config(
             max_epochs=max_epochs,
             max_steps=max_steps,
             accumulation=accumulation,
             eval_every_epochs=eval_every_epochs,
             eval_every_steps=eval_every_steps,
             limit_train_batches=limit_train_batches,
+            limit_eval_batches=limit_eval_batches,
+            overfit_batches=overfit_batches,
+            fast_dev_run=fast_dev_run,
+            max_time=max_time,
+            deterministic=deterministic,
             device=None if device is None else str(device),
         )
+        self.config: TrainerConfig = run_settings(self.settings)
+        self.fit_deadline: float | None = None
         model = getattr(task, "model", None)
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(
@@ -78,6 +92,7 @@ class Engine:
             local_rank=local_rank,
             world_size=int(os.environ.get("WORLD_SIZE", "1")),
             device=_resolve_device(self.config.device),
+            dry_run=bool(self.config.fast_dev_run),
             model=model,
         )
         self.task = task

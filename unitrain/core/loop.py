@@ -2,7 +2,9 @@
 
 Pseudocode of ``fit`` (every hook call stands beside the state change it announces)::
 
-    phase = "fit"; clear stop requests
+    phase = "fit"; clear stop requests; deadline = now + max_time (if set)
+    overfit_batches=n: the first n training batches, drawn once, are every epoch's batches
+                       and every evaluation split's
     once per engine: optimizers = make_optimizer(); make_scheduler() per optimizer
     on_fit_start
     while epochs and steps remain and no stop was requested:
@@ -23,6 +25,7 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
                     on_before_optimizer_step(i); run_optimizer_step(i)
                     on_after_optimizer_step(i); zero its gradients
                 global_step += 1;  step the schedulers of interval "step"
+            past the deadline (max_time) after an optimizer step: request_stop("now")
             on_train_step_end(batch, result)
             every N optimizer steps: evaluate each split (unless a stop "now" was asked)
             batch_idx += 1
@@ -32,7 +35,7 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
         unless stopped now, every N epochs: evaluate each split
         step the schedulers of interval "epoch"
         on_epoch_end;  epoch += 1
-    on_fit_end
+    on_fit_end;  fast_dev_run: log that it was a dev run
     (on any exception: every plugin's on_exception, each isolated; then the error propagates)
 
 The step runs as written in :func:`train_step`, whatever the task and the plugins: it
@@ -44,6 +47,7 @@ optimizer step in :mod:`unitrain.core.window`, the schedulers in :mod:`unitrain.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -58,24 +62,59 @@ from unitrain.core.result import StepResult, no_result
 from unitrain.core.schedule import step_schedulers
 from unitrain.core.window import clear_gradients, enter_window, step_optimizers
 from unitrain.errors import ConfigError, StageError, StateError
+from unitrain.log import get_logger
 
 if TYPE_CHECKING:
     from unitrain.core.running import Running
     from unitrain.core.state import State
 
-__all__ = ["enter_train_mode", "epoch_loop", "fit_loop", "train_step"]
+__all__ = ["enter_train_mode", "epoch_loop", "fit_loop", "overfit_loaders", "train_step"]
+
+_log = get_logger("engine")
 
 
 def fit_loop(engine: Running, train: Loader, evals: dict[str, Loader]) -> None:
     """Train until the configured length is reached or a plugin asks to stop."""
-    state, hooks = engine.state, engine.hooks
+    state, hooks, config = engine.state, engine.hooks, engine.config
     state.phase = "fit"
     state.stop_requested, state.stop_reason = None, ""
+    # the limit counts from here: a fit's own time, not the trainer's age
+    engine.fit_deadline = None if config.max_time is None else time.monotonic() + config.max_time
+    if config.overfit_batches is not None:
+        train, evals = overfit_loaders(train, evals, config.overfit_batches)
     engine.make_optimizers()
     hooks.on_fit_start(state)
     while not engine.length_reached() and state.stop_requested is None:
         epoch_loop(engine, train, evals)
     hooks.on_fit_end(state)
+    if config.fast_dev_run:
+        _log.info(
+            "fast_dev_run=%d: a dev run of %d training batch(es) and %d per evaluation split; "
+            "max_epochs / max_steps were ignored and file-writing plugins skipped their writes",
+            config.fast_dev_run,
+            state.micro_step,
+            config.fast_dev_run,
+        )
+
+
+def overfit_loaders(
+    train: Loader, evals: dict[str, Loader], count: int
+) -> tuple[Loader, dict[str, Loader]]:
+    """The first ``count`` training batches, drawn once and kept: every epoch trains on
+    these same batches (a shuffling loader is not drawn again) and every evaluation split
+    evaluates on them."""
+    kept = list(islice(train.batches, count))
+    if len(kept) < count:
+        raise ConfigError(
+            f"overfit_batches={count}, but {train.name} yielded only {len(kept)} batch(es); "
+            f"lower overfit_batches to at most {len(kept)} or give more data"
+        )
+    name = f"{train.name} (its first {count} batches: overfit_batches)"
+    kept_train = Loader(kept, name, train.expect_minibatch)
+    return kept_train, {
+        split: Loader(kept, f"{name} as eval split {split!r}", train.expect_minibatch)
+        for split in evals
+    }
 
 
 def epoch_loop(engine: Running, train: Loader, evals: dict[str, Loader]) -> None:
@@ -170,6 +209,10 @@ def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepRes
             plan.on_backward(state, result)
         if state.ends_window:
             step_optimizers(state, plan)
+            # before on_train_step_end, where a distributed run agrees on stops
+            deadline = engine.fit_deadline
+            if deadline is not None and time.monotonic() >= deadline:
+                state.request_stop("now", f"max_time={config.max_time:g} s reached")
         if plan.on_end is not None:
             plan.on_end(state, batch, result)
     except BaseException as error:  # a caller bound straight to a plugin adds no note

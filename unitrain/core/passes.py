@@ -3,18 +3,22 @@
 An evaluation pass over one split::
 
     on_eval_start(split)                        # eval mode, no grad, state.split
-    for batch: on_eval_step_start; run_prepare_batch; run_eval_step; on_eval_step_end
+    for batch (at most limit_eval_batches, or fast_dev_run's n):
+        on_eval_step_start; run_prepare_batch; run_eval_step; on_eval_step_end
     on_eval_end(split, metrics)                 # sample-weighted means of the pass
 
 A prediction pass::
 
     on_predict_start                            # eval mode, no grad
-    for batch: on_predict_step_start; run_prepare_batch; run_predict_step; on_predict_step_end
+    for batch (at most fast_dev_run's n):
+        on_predict_step_start; run_prepare_batch; run_predict_step; on_predict_step_end
     on_predict_end
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -55,7 +59,8 @@ def evaluation_pass(engine: Running, split: str, loader: Loader) -> dict[str, fl
         with torch.no_grad():
             hooks.on_eval_start(state, split)
             totals = MeanAccumulator()
-            for index, batch in enumerate(loader.batches):
+            limit = engine.config.limit_eval_batches
+            for index, batch in enumerate(_limited(loader.batches, limit)):
                 state.batch_idx = index
                 if index == 0:
                     check_batch(batch, f"first batch of {loader.name}", loader.expect_minibatch)
@@ -87,7 +92,8 @@ def prediction_pass(engine: Running, loader: Loader) -> list[Any]:
     try:
         with torch.no_grad():
             hooks.on_predict_start(state)
-            for index, batch in enumerate(loader.batches):
+            limit = engine.config.fast_dev_run or None
+            for index, batch in enumerate(_limited(loader.batches, limit)):
                 state.batch_idx = index
                 if index == 0:
                     check_batch(batch, f"first batch of {loader.name}", loader.expect_minibatch)
@@ -103,3 +109,7 @@ def prediction_pass(engine: Running, loader: Loader) -> list[Any]:
         state.phase, state.batch_idx = saved
         state.model.train(was_training)
     return outputs
+
+
+def _limited(batches: Iterable[Any], limit: int | None) -> Iterable[Any]:
+    return batches if limit is None else islice(batches, limit)

@@ -24,6 +24,8 @@ class Running(Protocol):
     state: State
     config: TrainerConfig
     plugins: PluginManager
+    #: ``time.monotonic()`` value at which the current fit stops (``max_time``), or None
+    fit_deadline: float | None
 
     @property
     def hooks(self) -> Hooks:

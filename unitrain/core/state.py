@@ -6,7 +6,7 @@ Who owns what:
   ``global_step``, ``micro_step``, ``epoch_length``, ``eval_length`` (batches of the
   evaluation pass running now, when its loader has a length), ``max_epochs``, ``max_steps``,
   ``accumulation``, ``accumulation_window``, ``ends_window``, ``split``, ``rank``,
-  ``local_rank``, ``world_size``, ``device``,
+  ``local_rank``, ``world_size``, ``device``, ``dry_run``,
   ``model``, ``optimizers``, ``schedulers``, ``eval_metrics``. The engine changes them right
   beside the hook call that announces the change (see :mod:`unitrain.core.loop`).
 - **Plugins may write:** ``grad_scaler`` (the mixed-precision plugin sets it), ``stash``
@@ -63,6 +63,9 @@ class State:
     local_rank: int = 0
     world_size: int = 1
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    #: ``fast_dev_run``: a run that writes nothing; plugins that write files (checkpoints,
+    #: run folders, logs) check it when a fit (or evaluation) starts and skip their writes
+    dry_run: bool = False
     model: torch.nn.Module | None = None
     optimizers: tuple[torch.optim.Optimizer, ...] = ()
     schedulers: list[ScheduledLR] = field(default_factory=list)

@@ -203,7 +203,7 @@ class Checkpoint:
 
     def on_fit_start(self, state: State) -> None:
         self.wait()  # a manual save in flight: remove_stale below would delete its folder
-        self._writer = state.rank == 0
+        self._writer = state.rank == 0 and not state.dry_run  # fast_dev_run writes nothing
         self._gather = state.stash.get(ALL_RANKS_STATE_DICT) if state.world_size > 1 else None
         if self._writer:
             if self.directory is None and RUN_DIR not in state.stash:

@@ -56,6 +56,8 @@ class MetricsLog(ScalarLogger):
 
     def on_fit_start(self, state: State) -> None:
         self._fitting = True
+        if state.dry_run:  # fast_dev_run writes nothing
+            return
         if state.global_step > 0:  # resumed (or a later fit of the same trainer)
             target = self._resume_file or self.written or self.path
             self._resume_file = None
@@ -66,6 +68,8 @@ class MetricsLog(ScalarLogger):
         self._open()
 
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
+        if state.dry_run:  # fast_dev_run writes nothing
+            return
         self._open()
         self.write(state, split, metrics)
         if not self._fitting:  # a standalone evaluate() has no fit end to close the file

@@ -161,11 +161,15 @@ class MlflowLog(ScalarLogger):
 
     def on_fit_start(self, state: State) -> None:
         self._fitting = True
+        if state.dry_run:  # fast_dev_run writes nothing
+            return
         self._start(state)
         if state.global_step > 0 and self.run_id is not None:
             self.client.set_tag(self.run_id, "unitrain.resumed_at_step", str(state.global_step))
 
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
+        if state.dry_run:  # fast_dev_run writes nothing
+            return
         if self.client is None:
             self._start(state)
         self.write(state, split, metrics)

@@ -27,6 +27,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import torch
+
 from unitrain.core.stash import StashKey
 from unitrain.errors import ConfigError, RunError, UnitrainWarning
 from unitrain.runs.lock import RunLock
@@ -41,6 +43,7 @@ from unitrain.runs.store import (
     environment,
     write_json_atomic,
 )
+from unitrain.seeding import SEED_VARIABLE
 
 if TYPE_CHECKING:
     from unitrain.core.result import StepResult
@@ -162,6 +165,8 @@ class RunStore:
     # ------------------------------------------------------------------ the fit
 
     def on_fit_start(self, state: State) -> None:
+        if state.dry_run:  # fast_dev_run: no run folder (self.run stays None: nothing written)
+            return
         resume, self._resume = self._resume, None
         offset, self._offset = self._offset, None
         if resume is not None and resume[0] is not None:
@@ -179,6 +184,8 @@ class RunStore:
                     self.experiment_dir,
                     self.run.path,
                 )
+        # deterministic mode and the seed_everything seed, as this fit runs with them
+        self.run.update(deterministic=torch.are_deterministic_algorithms_enabled(), seed=_seed())
         self.writer = MetricsWriter(self.run.metrics_jsonl)
         self.writer.open(truncate_to=offset)
         state.stash[RUN_DIR] = self.run
@@ -287,3 +294,9 @@ class RunStore:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _seed() -> int | None:
+    """The seed of the last ``unitrain.seed_everything`` call (in this process or its parent)."""
+    value = os.environ.get(SEED_VARIABLE)
+    return int(value) if value is not None and value.isdigit() else None

@@ -42,7 +42,7 @@ class ScalarLogger:
         self._sums, self._count = {}, 0
 
     def on_train_step_end(self, state: State, result: StepResult) -> None:
-        if result.loss is None:
+        if result.loss is None or state.dry_run:  # fast_dev_run writes nothing
             return
         values = {"loss": result.loss, **result.metrics}
         for name, value in values.items():
@@ -57,7 +57,7 @@ class ScalarLogger:
             self.write(state, "train", {"loss": float(result.loss.detach())})
 
     def on_epoch_end(self, state: State) -> None:
-        if self._count:
+        if self._count:  # none in a dry run (fast_dev_run)
             names = list(self._sums)
             means = (torch.stack([self._sums[n] for n in names]) / self._count).tolist()
             self.write(state, "train_epoch", dict(zip(names, means, strict=True)))

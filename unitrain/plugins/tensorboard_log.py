@@ -71,11 +71,15 @@ class TensorBoardLog(ScalarLogger):
 
     def on_fit_start(self, state: State) -> None:
         self._fitting = True
+        if state.dry_run:  # fast_dev_run writes nothing
+            return
         self._close_writer()
         # Resumed at step T: everything up to T is in the checkpoint's past, drop the rest.
         self._open(state, purge_step=state.global_step + 1 if state.global_step > 0 else None)
 
     def on_eval_end(self, state: State, split: str, metrics: dict[str, float]) -> None:
+        if state.dry_run:  # fast_dev_run writes nothing
+            return
         if self.writer is None:
             self._open(state, purge_step=None)
         self.write(state, split, metrics)
