@@ -1,8 +1,8 @@
 """aitoolbox callbacks handed straight to a native ``unitrain.Trainer(plugins=[...])``.
 
 Every shipped callback runs next to a native plugin, a t3w side effect and an ikkuna
-subscriber, with the same ``train_loop_obj`` attributes it has in a ``TrainLoop``; the ones
-that need what a native task does not make (predictions) are refused by name.
+subscriber, with the same ``train_loop_obj`` attributes it has in a ``TrainLoop``; the
+prediction passes run the native task and give a ``TrainLoop``'s numbers.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import unitrain as ut
-from tests.compat.aitoolbox._tiny import FEATURES, make_batches
+from tests.compat.aitoolbox._tiny import FEATURES, TinyNet, make_batches, make_loop, same
 from unitrain.bus import attach
 from unitrain.compat import aitoolbox as ait
 from unitrain.compat import t3w
@@ -179,21 +179,156 @@ def test_misc_callbacks_on_a_native_trainer(capsys: pytest.CaptureFixture[str]) 
     assert sampler.epoch == 1
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: ait.AllPredictionsSame(),
-        lambda: ait.ModelPerformanceEvaluation(
-            ait.ClassificationResultPackage(), on_val_data=False, on_train_data=True
-        ),
-    ],
-    ids=["AllPredictionsSame", "ModelPerformanceEvaluation"],
-)
-def test_prediction_callbacks_are_refused_by_name(make: Callable[[], Any]) -> None:
-    with pytest.raises(ConfigError, match="asks for predictions"):
-        _native_run(make(), epochs=1)
+class ArgmaxTask(ut.Task):
+    """A native task whose predictions are class indices (``Trainer.predict``'s too)."""
+
+    def predict_batch(self, batch: Any) -> Any:
+        inputs, _ = self.split_batch(batch)
+        return self.forward(inputs).argmax(dim=1)
+
+
+def _native_tiny(callbacks: list[Any], epochs: int = 2, test: bool = True) -> ut.Trainer:
+    """TinyNet (a TTModel, a plain nn.Module here) trained natively, as make_loop trains it."""
+    model = TinyNet()
+    task = ArgmaxTask(
+        model, loss=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1)
+    )
+    fit = ut.Trainer(task, plugins=callbacks, max_epochs=epochs, device="cpu")
+    evals = {"train": make_batches(), "val": make_batches(2, seed=1)}
+    if test:
+        evals["test"] = make_batches(1, seed=5)
+    fit.fit(make_batches(), evals)
+    return fit
+
+
+def test_model_performance_evaluation_matches_a_train_loop() -> None:
+    def evaluation() -> Any:
+        return ait.ModelPerformanceEvaluation(
+            ait.ClassificationResultPackage(), on_train_data=True, on_val_data=True
+        )
+
+    looped, native = evaluation(), evaluation()
+    loop = make_loop(test=make_batches(1, seed=5))
+    loop.fit(num_epochs=2, callbacks=[looped])
+    fit = _native_tiny([native])
+    names = [n for n in loop.train_history if n.endswith("_Accuracy")]  # the callback's
+    assert len(names) == 4 and len(loop.train_history["val_Accuracy"]) == 2
+    for name in names:
+        assert native.train_loop_obj.train_history[name] == pytest.approx(loop.train_history[name])
+    assert same(loop.model, fit.state.model)  # the same training, so the same numbers
+
+
+def test_prediction_and_loss_passes_return_what_a_train_loop_returns() -> None:
+    got: dict[str, Any] = {}
+
+    def look(tl: Any) -> None:
+        for split in ("train", "validation", "test"):
+            got[split] = getattr(tl, f"predict_on_{split}_set")()
+            got[f"{split}_loss"] = getattr(tl, f"evaluate_loss_on_{split}_set")()
+        got["float"] = tl.evaluate_loss_on_validation_set(float_dict_format=True)
+
+    probe = ait.FunctionOnTrainLoop(look, train_end=True)
+    fit = _native_tiny([probe], epochs=1)
+    loop = make_loop(test=make_batches(1, seed=5))
+    loop.fit(num_epochs=1)
+    assert same(loop.model, fit.state.model)
+    for split in ("train", "validation", "test"):
+        y_pred, y_true, meta = got[split]
+        want_pred, want_true, _ = getattr(loop, f"predict_on_{split}_set")()
+        assert torch.equal(y_pred, want_pred) and torch.equal(y_true, want_true) and meta == {}
+        want = getattr(loop, f"evaluate_loss_on_{split}_set")()
+        assert got[f"{split}_loss"].dtype == want.dtype == torch.float64
+        assert float(got[f"{split}_loss"]) == pytest.approx(float(want))
+    assert isinstance(got["float"], float)
+    assert got["float"] == pytest.approx(fit.state.eval_metrics["val"]["loss"])
+
+
+def test_prediction_callbacks_leave_the_training_bit_identical() -> None:
+    plain = _native_tiny([], epochs=3)
+    watched = _native_tiny(
+        [
+            ait.AllPredictionsSame(value=7.0),
+            ait.ModelPerformanceEvaluation(
+                ait.ClassificationResultPackage(), on_train_data=True, on_val_data=True
+            ),
+        ],
+        epochs=3,
+    )
+    assert same(plain.state.model, watched.state.model)
+    shuffled = []
+    for callbacks in (
+        [],
+        [
+            ait.AllPredictionsSame(),
+            ait.FunctionOnTrainLoop(lambda tl: tl.predict_on_train_set(), batch_end=True),
+        ],
+    ):
+        torch.manual_seed(3)
+        model = TinyNet()
+        task = ArgmaxTask(
+            model, loss=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1)
+        )
+        data = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(*map(torch.cat, zip(*make_batches(), strict=True))),
+            batch_size=4,
+            shuffle=True,  # re-iterating it mid-epoch draws a seed: the pass forks the RNG
+        )
+        fit = ut.Trainer(task, plugins=callbacks, max_epochs=2, device="cpu")
+        fit.fit(data, {"val": make_batches(2, seed=1)})
+        assert fit.state.model.training
+        shuffled.append(fit.state.model)
+    assert same(*shuffled)
+
+
+def test_all_predictions_same_on_a_native_trainer() -> None:
+    collapsed = ait.AllPredictionsSame(value=0.0, stop_training=True, verbose=False)
+    model = TinyNet()
+    with torch.no_grad():  # every logit of class 0 wins: a collapsed classifier
+        model.body[2].weight.zero_()
+        model.body[2].bias.copy_(torch.tensor([1.0, 0.0]))
+    task = ArgmaxTask(
+        model, loss=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.0)
+    )
+    fit = ut.Trainer(task, plugins=[collapsed], max_epochs=5, device="cpu")
+    fit.fit(make_batches(), {"val": make_batches(2, seed=1)})
+    assert collapsed.all_same_epochs == [0] and fit.state.epoch == 1  # stopped after epoch 0
+    healthy = ait.AllPredictionsSame(value=0.0, verbose=False)
+    _native_tiny([healthy])
+    assert healthy.all_same_epochs == []
+
+
+def test_a_split_the_native_trainer_lacks_is_refused_by_name() -> None:
+    evaluation = ait.ModelPerformanceEvaluation(
+        ait.ClassificationResultPackage(), on_val_data=False, on_train_data=True
+    )
+    _native_run(evaluation, epochs=1)  # the train set is the fit's training data
+    assert "train_Accuracy" in evaluation.train_loop_obj.train_history
+    probe = ait.FunctionOnTrainLoop(lambda tl: tl.predict_on_test_set(), epoch_end=True)
+    with pytest.raises(ConfigError, match=r"test set \(split 'test'\).*eval_data=\{\"val\""):
+        _native_tiny([probe], test=False)
 
 
 def test_a_callback_without_its_experiment_details_is_refused() -> None:
     with pytest.raises(AttributeError, match="cannot be inferred"):
         _native_run(ait.ModelCheckpoint(), epochs=1)
+
+
+def test_the_passes_run_in_eval_mode_and_restore_train_mode() -> None:
+    seen: list[Any] = []
+
+    def look(tl: Any) -> None:
+        seen.append((tl.predict_on_validation_set()[0], tl.model.training))
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(FEATURES, 8), nn.Dropout(0.9), nn.Linear(8, 2))
+    task = ArgmaxTask(
+        model, loss=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.0)
+    )
+    probe = ait.FunctionOnTrainLoop(look, epoch_end=True)
+    val = make_batches(2, seed=1)
+    ut.Trainer(task, plugins=[probe], max_epochs=2, device="cpu").fit(make_batches(), {"val": val})
+    model.eval()
+    with torch.no_grad():
+        want = torch.cat([model(x).argmax(dim=1) for x, _ in val])
+    assert len(seen) == 2  # no dropout in the passes, train mode back after them
+    assert all(torch.equal(pred, want) and training for pred, training in seen)

@@ -9,8 +9,13 @@ itself the plugin that keeps ``train_history``) and, per callback, the same adap
 ``"train"`` / ``"val"`` evaluations, ``accumulated_loss``), ``message_service`` and sets
 ``early_stop`` exactly as in a ``TrainLoop``.
 
-What a native trainer does not have is refused by name: prediction passes
-(``predict_on_*``: a native task has no ``get_predictions``) and inferred experiment details
+``predict_on_{train,validation,test}_set`` and ``evaluate_loss_on_*`` run the native task
+over the trainer's data (see :mod:`.native_passes`): the train set is the ``fit``'s training
+data, the validation / test sets its ``eval_data`` splits ``"val"`` / ``"test"``; they
+return what a ``TrainLoop`` returns (``(y_pred, y_true, metadata)``; the mean loss, a float
+with ``float_dict_format``). A split the trainer has no data for is refused by name.
+
+What a native trainer does not have is refused by name: inferred experiment details
 (give ``project_name`` / ``experiment_name`` / ``local_model_result_folder_path`` to the
 callback).
 """
@@ -27,6 +32,7 @@ from unitrain.compat.aitoolbox.handler import CallbacksHandler
 from unitrain.compat.aitoolbox.history import TrainingHistory
 from unitrain.compat.aitoolbox.loop_events import EpochReport, MessagePurge
 from unitrain.compat.aitoolbox.messages import MessageService
+from unitrain.compat.aitoolbox.native_passes import NativePasses, SplitRecorder
 from unitrain.compat.aitoolbox.prediction_store import ModelPredictionStore
 from unitrain.core.stash import StashKey
 from unitrain.errors import ConfigError
@@ -49,11 +55,12 @@ class _StateHolder:
         self.state = state
 
 
-class NativeLoopView(EngineView):
+class NativeLoopView(EngineView, NativePasses):
     """``train_loop_obj`` of the aitoolbox callbacks on one native trainer."""
 
     def __init__(self, state: State) -> None:
         self.trainer: Any = _StateHolder(state)
+        self.init_passes()
         self.callbacks: list[AbstractCallback] = []
         self.callbacks_handler = CallbacksHandler(self)  # type: ignore[arg-type]
         self.train_history = TrainingHistory(has_validation=True)
@@ -122,17 +129,6 @@ class NativeLoopView(EngineView):
         """Print, for each hook, the callbacks that run there in execution order."""
         self.callbacks_handler.print_registered_callback_names()
 
-    def _no_predictions(self, *args: Any, **kwargs: Any) -> Any:
-        raise ConfigError(
-            "this aitoolbox callback asks for predictions (predict_on_* / evaluate_loss_on_*), "
-            "which a native unitrain Task does not make (it has no get_predictions); run it in "
-            "a unitrain.compat.aitoolbox.TrainLoop with a TTModel"
-        )
-
-    predict_on_train_set = predict_on_validation_set = predict_on_test_set = _no_predictions
-    evaluate_loss_on_train_set = evaluate_loss_on_validation_set = _no_predictions
-    evaluate_loss_on_test_set = _no_predictions
-
 
 class _FitStart:
     """Takes the fit's start epoch and accumulation into the view."""
@@ -159,7 +155,9 @@ def native_plugin(callback: AbstractCallback, manager: PluginManager) -> Callbac
     view = state.stash.get(_VIEW)
     if view is None:
         view = NativeLoopView(state)
+        view.manager = manager
         state.stash[_VIEW] = view
+        manager.register(SplitRecorder(view))
         manager.register(_FitStart(view))
         manager.register(view.report, name="aitoolbox_epoch_report")
         manager.register(view.purge, name="aitoolbox_message_purge")
