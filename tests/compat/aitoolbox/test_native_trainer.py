@@ -332,3 +332,22 @@ def test_the_passes_run_in_eval_mode_and_restore_train_mode() -> None:
         want = torch.cat([model(x).argmax(dim=1) for x, _ in val])
     assert len(seen) == 2  # no dropout in the passes, train mode back after them
     assert all(torch.equal(pred, want) and training for pred, training in seen)
+
+
+def test_execute_callbacks_runs_each_after_batch_prediction() -> None:
+    batches: list[tuple[Any, ...]] = []
+
+    class Batches(ait.AbstractCallback):
+        def __init__(self) -> None:
+            super().__init__("batches")
+
+        def on_after_batch_prediction(self, y_pred: Any, y_true: Any, meta: Any, info: Any) -> None:
+            batches.append((y_pred, y_true, meta, info))
+
+    probe = ait.FunctionOnTrainLoop(
+        lambda tl: tl.predict_on_validation_set(execute_callbacks=True), epoch_end=True
+    )
+    _native_tiny([Batches(), probe], epochs=1, test=False)
+    val = make_batches(2, seed=1)
+    assert [info for *_, info in batches] == [{"type": "validation"}] * 2
+    assert all(torch.equal(y, want) for (_, y, _, _), (_, want) in zip(batches, val, strict=True))

@@ -48,6 +48,7 @@ class NativePasses(PredictionPasses):
     callbacks_handler: Any
 
     def init_passes(self) -> None:
+        """aitoolbox's default collation; nothing seen yet (the manager is set on joining)."""
         self.collate_batch_pred_fn = append_predictions
         self.pred_transform_fn = torch_cat_transf
         self.recorded = {}
