@@ -69,8 +69,6 @@ def step_optimizers(state: State, plan: StepPlan) -> None:
     state.global_step += 1
     if state.schedulers:
         step_schedulers(state.schedulers, "step", state.global_step, state.eval_metrics)
-    if state.schedulers:
-        step_schedulers(state.schedulers, "step", state.global_step, state.eval_metrics)
 
 
 def scale_gradients(state: State, factor: float) -> None:
