@@ -46,11 +46,17 @@ def run_all(commands: list[tuple[list[str], dict[str, str]]]) -> None:
     ]
     try:
         outputs = [process.communicate(timeout=240) for process in processes]
-    finally:
+    finally:  # every pipe closed, also when one agent timed out before the others were read
         for process in processes:
             if process.poll() is None:
                 process.kill()
-                process.communicate()
+            try:
+                process.communicate(timeout=30)
+            except (ValueError, subprocess.TimeoutExpired):
+                pass
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, stderr[-3000:]
 

@@ -27,6 +27,7 @@ Only ranks inside ``fit`` / ``evaluate`` / ``predict`` count: an idle rank is ne
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -174,9 +175,22 @@ class Watchdog:
         self._store = clone() if callable(clone) else store  # its own connection
         self._thread = threading.Thread(target=self._run, name="unitrain-watchdog", daemon=True)
         self._thread.start()
+        # stopped and joined before the interpreter tears down: a daemon thread frozen inside
+        # a store call while the store's C++ client is destroyed aborts the process
+        # ("terminate called without an active exception", seen under torchrun)
+        atexit.register(self.shutdown)
 
     def close(self) -> None:
         self._stop.set()
+
+    def shutdown(self) -> None:
+        """Stop the thread, wait for its current store call, drop the store connection."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=self.period + 10)
+        if thread is None or not thread.is_alive():
+            self._store = None
 
     # ------------------------------------------------------------ the thread
 
