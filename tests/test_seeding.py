@@ -18,6 +18,7 @@ from unitrain.seeding import (
     SEED_VARIABLE,
     WORKERS_VARIABLE,
     seed_everything,
+    seed_loader_workers,
     seed_worker,
     use_deterministic,
     workers_seeded,
@@ -108,3 +109,27 @@ def test_deterministic_mode_switches_torch_and_back() -> None:
     finally:
         use_deterministic(False)
     assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_workers_true_gives_worker_loaders_seed_worker_and_keeps_the_users_own() -> None:
+    def own(worker_id: int) -> None: ...
+
+    def loaders() -> tuple[DataLoader[Any], DataLoader[Any], DataLoader[Any]]:
+        return (
+            DataLoader(NoisyDigits(), batch_size=6, num_workers=2),
+            DataLoader(NoisyDigits(), batch_size=6, num_workers=2, worker_init_fn=own),
+            DataLoader(NoisyDigits(), batch_size=6),
+        )
+
+    seed_everything(3, workers=False)
+    assert [seed_loader_workers(d).worker_init_fn for d in loaders()] == [
+        None,
+        own,
+        None,
+    ]
+    seed_everything(3, workers=True)
+    assert [seed_loader_workers(d).worker_init_fn for d in loaders()] == [
+        seed_worker,
+        own,
+        None,
+    ]

@@ -2,11 +2,12 @@
 
 ``seed_everything(seed)`` seeds Python's ``random``, numpy's global generator (when numpy is
 installed), torch's CPU generator and every CUDA device's, and records the seed in the
-environment (``UNITRAIN_GLOBAL_SEED``) so processes spawned for a distributed run seed
-themselves alike. With ``workers=True`` it also sets ``UNITRAIN_SEED_WORKERS=1``:
-:func:`seed_worker` then derives each DataLoader worker's seeds from the loader's base seed,
-the worker id **and the global rank**, so two ranks never draw the same augmentations (torch's
-own per-worker seeding ignores the rank).
+environment (``UNITRAIN_GLOBAL_SEED``; the run store writes it into ``run.json``). With
+``workers=True`` it also sets ``UNITRAIN_SEED_WORKERS=1``: ``Trainer.fit`` then gives every
+DataLoader with worker processes and no ``worker_init_fn`` of its own :func:`seed_worker`,
+which derives each worker's seeds from the loader's base seed, the worker id **and the
+global rank**, so two ranks never draw the same augmentations (torch's own per-worker
+seeding ignores the rank).
 
 ``use_deterministic(True)`` asks torch for deterministic kernels (an error where an operation
 has none), turns cuDNN's benchmark autotuning off and sets the cuBLAS workspace variable that
@@ -27,6 +28,7 @@ __all__ = [
     "SEED_VARIABLE",
     "WORKERS_VARIABLE",
     "seed_everything",
+    "seed_loader_workers",
     "seed_worker",
     "use_deterministic",
     "workers_seeded",
@@ -66,6 +68,22 @@ def seed_worker(worker_id: int) -> None:
 def workers_seeded() -> bool:
     """True after ``seed_everything(..., workers=True)`` in this process or its launcher."""
     return os.environ.get(WORKERS_VARIABLE) == "1"
+
+
+def seed_loader_workers(data: Any) -> Any:
+    """After ``seed_everything(..., workers=True)``: a DataLoader with worker processes and no
+    ``worker_init_fn`` of its own gets :func:`seed_worker` (per-rank worker seeds), as the
+    user asked for; one with its own function, or any other iterable, is left alone."""
+    from torch.utils.data import DataLoader
+
+    if (
+        isinstance(data, DataLoader)
+        and data.num_workers > 0
+        and data.worker_init_fn is None
+        and workers_seeded()
+    ):
+        data.worker_init_fn = seed_worker
+    return data
 
 
 def use_deterministic(on: bool = True) -> None:

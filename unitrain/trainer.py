@@ -30,7 +30,7 @@ from unitrain.hooks.manager import RankRule
 from unitrain.runs.replay import Replay
 from unitrain.runs.resume import resume_fit
 from unitrain.runs.trainer_state import STATE_DICT, ExactResume
-from unitrain.seeding import use_deterministic
+from unitrain.seeding import seed_loader_workers, use_deterministic
 
 __all__ = ["Trainer"]
 
@@ -126,6 +126,8 @@ class Trainer(Engine):
             return distributed.spawn_fit(self, train_data, eval_data, resume=resume)
         train = distributed.shard(make_loader(train_data, "train_data", train=True), True)
         evals = {s: distributed.shard(d, False) for s, d in make_eval_loaders(eval_data).items()}
+        for loader in (train, *evals.values()):  # seed_everything(workers=True) asked for it
+            seed_loader_workers(loader.batches)
         if self.config.deterministic:  # each spawned rank passes here too
             use_deterministic(True)
         resume = distributed.agree_on_resume(self, resume)  # rank 0's choice, everywhere
