@@ -37,6 +37,7 @@ class StatefulMetric(IDatasetMetric):
     def __init__(self, name: str, metric: Any) -> None:
         super().__init__()
         self.name, self.metric = name, metric
+        self._device: torch.device | None = None
         self.higher_better = bool(getattr(metric, "higher_is_better", True) is not False)
 
     def reset(self) -> None:
@@ -50,8 +51,13 @@ class StatefulMetric(IDatasetMetric):
                 "wrap it in an IDatasetMetric whose update(mb) reads the minibatch"
             )
         outputs = source.outputs
-        if isinstance(outputs, torch.Tensor) and isinstance(self.metric, torch.nn.Module):
-            self.metric.to(outputs.device)  # a no-op once its states live there
+        if (
+            isinstance(outputs, torch.Tensor)
+            and outputs.device != self._device
+            and isinstance(self.metric, torch.nn.Module)
+        ):
+            self.metric.to(outputs.device)  # once: its states then live beside the outputs
+            self._device = outputs.device
         self.metric.update(outputs, source.targets)
 
     def eval(self) -> float:

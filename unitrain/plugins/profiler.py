@@ -10,7 +10,7 @@ Two views, each switchable:
   ``directory``.
 - ``hook_times=True``: the time spent in each hook implementation of each plugin, over the
   whole fit, measured by the plugin manager around each call (see
-  :meth:`unitrain.hooks.manager.PluginManager.time_hooks`), written as
+  :class:`unitrain.hooks.timing.HookTimer`, the manager's ``timer``), written as
   ``profile/hooks.txt`` and kept in ``hook_table``; the engine's own time is what is left
   of the step.
 
