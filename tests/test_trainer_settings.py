@@ -28,7 +28,7 @@ from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.metrics_log import MetricsLog
 from unitrain.plugins.run_store import RunStore
 from unitrain.plugins.tensorboard_log import TensorBoardLog
-from unitrain.seeding import SEED_VARIABLE, seed_everything, use_deterministic
+from unitrain.seeding import SEED_VARIABLE, WORKERS_VARIABLE, seed_everything, use_deterministic
 
 
 class Counts:
@@ -91,6 +91,7 @@ class CountedIterations:
 def _not_deterministic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Deterministic mode and the seed variable are process-wide: undone after each test."""
     monkeypatch.delenv(SEED_VARIABLE, raising=False)
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     yield
     use_deterministic(False)
