@@ -1,39 +1,62 @@
-"""What the message bus costs: idle (attached, nobody listening) and subscribed.
+"""What the message bus costs: idle, per-tensor statistics, and all-layer ``LayerStats``.
 
-Two models on CPU (a 4-layer MLP and a small CNN), four variants each, timed as whole
-fits of ``--steps`` steps (process CPU time with one torch thread on CPU, so that other
-load on a shared machine does not count; wall time on CUDA), repeated ``--repeats`` times
-in interleaved (rotating) order; the medians are compared:
+Two models (a 4-layer MLP and a small CNN), every layer tapped, SGD, one torch thread.
+Variants, each a whole fit over the same pre-made batches:
 
 - ``bare``: the engine alone;
-- ``bus_idle``: ``unitrain.bus.attach(trainer)`` with no subscriber (target ratio <= 1.01);
+- ``bus_idle``: ``unitrain.bus.attach(trainer)`` with no subscriber (goal <= 1.01);
 - ``hand``: hand-written torch hooks computing the activation norms, weight-gradient norms
-  and update/weight norm ratios of every layer, read to the host every 50 steps;
-- ``bus_subscribed``: the same numbers from ``NormSubscriber("activations")``,
-  ``NormSubscriber("weight_gradients")``, ``RatioSubscriber(["weight_updates", "weights"])``
-  and ``BusLog(every=50)`` (target ratio against ``hand`` <= 1.10).
+  and update/weight norm ratios of every layer one tensor at a time, read every 50 steps;
+- ``per_tensor``: the same numbers from ``NormSubscriber("activations")``,
+  ``NormSubscriber("weight_gradients")``, ``RatioSubscriber(["weight_updates",
+  "weights"])`` and ``BusLog(every=50)`` (the configuration the issue measured at 1.22 / 1.12);
+- ``layer_stats``: ``LayerStats(every=10)``: the 2-norms of every layer's weights, weight
+  gradients, weight updates and activations, batched per kind, buffered on the device and
+  read to the host every 10 steps (goal <= 1.05 x bare).
 
-On a CUDA machine (``--device cuda``) it also counts host syncs during a subscribed fit with
-``torch.cuda.set_sync_debug_mode("warn")`` (BusLog reads are excluded by ``every`` larger
-than the fit). The final line is ``bus_overhead_ratio=<x>``: the worse idle ratio.
+Three measures, each printed beside its noise floor:
 
-Run: ``OMP_NUM_THREADS=1 python benchmarks/bus_overhead.py [--steps 40 --repeats 7]``.
+1. fit-level: process CPU time of whole fits, interleaved repeats, medians (the old method);
+2. paired epochs (``_paired``): each case epoch against a raw-loop epoch run just before it;
+   ``case / bare`` is the ratio of the two paired medians, the noise floor is the raw loop
+   paired with itself; every trained model is checked bit for bit against the raw loop's;
+3. ``--instructions``: instructions per step counted by callgrind (``_callgrind``), steps
+   ``N2 - N1`` of two fits, which load cannot disturb (valgrind must be installed).
+
+On CUDA (``--device cuda``) it also counts host syncs in a ``layer_stats`` fit whose reads
+fall outside it (``torch.cuda.set_sync_debug_mode``). ``--smoke``: tiny sizes, numbers
+printed, nothing asserted (CI). Final lines ``name=value``: ``bus_overhead_ratio`` (the
+worse idle ratio), ``<model>_layer_stats_ratio`` and ``<model>_per_tensor_ratio`` (paired,
+to bare), ``paired_noise_floor``, ``<model>_layer_stats_instructions_ratio``.
+
+Run: ``OMP_NUM_THREADS=1 python benchmarks/bus_overhead.py [--steps 30 --repeats 5]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
+import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from _callgrind import available, count_regions, region
+from _common import Case, emit, print_table
+from _paired import Tick, measure_paired
 from torch import nn
 
 import unitrain as ut
 import unitrain.bus as ub
+
+MODELS = ("mlp", "cnn")
+VARIANTS = ("bare", "bus_idle", "hand", "per_tensor", "layer_stats")
+PAIRED = ("bare", "per_tensor", "layer_stats")
+COUNTED = ("bare", "per_tensor", "layer_stats")
+LR = 0.01
 
 
 def mlp() -> nn.Module:
@@ -48,6 +71,11 @@ def cnn() -> nn.Module:
         nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Conv2d(16, 32, 3), nn.ReLU(),
         nn.Flatten(), nn.Linear(32 * 12 * 12, 10),
     )  # fmt: skip
+
+
+def model_of(kind: str) -> nn.Module:
+    torch.manual_seed(0)
+    return mlp() if kind == "mlp" else cnn()
 
 
 def data(kind: str, steps: int, device: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -105,18 +133,35 @@ class HandHooks:
             handle.remove()
 
 
-def make(kind: str, variant: str, device: str, log_every: int = 50) -> ut.Trainer:
-    torch.manual_seed(0)
-    model = mlp() if kind == "mlp" else cnn()
+class _Tick:
+    def __init__(self, tick: Tick) -> None:
+        self.tick = tick
+
+    def on_epoch_start(self, state: Any) -> None:
+        self.tick()
+
+
+def make(
+    kind: str,
+    variant: str,
+    device: str,
+    log_every: int = 50,
+    stats_every: int = 10,
+    epochs: int = 1,
+    tick: Tick | None = None,
+) -> ut.Trainer:
     task = ut.Task(
-        model, loss=nn.CrossEntropyLoss(), optimizer=lambda p: torch.optim.SGD(p, lr=0.01)
+        model_of(kind), loss=nn.CrossEntropyLoss(), optimizer=lambda p: torch.optim.SGD(p, lr=LR)
     )
-    trainer = ut.Trainer(task, max_epochs=1, eval_every_epochs=None, device=device)
+    plugins = [] if tick is None else [_Tick(tick)]
+    trainer = ut.Trainer(
+        task, plugins=plugins, max_epochs=epochs, eval_every_epochs=None, device=device
+    )
     if variant == "bus_idle":
         ub.attach(trainer)
     elif variant == "hand":
         trainer.add_plugin(HandHooks(log_every))
-    elif variant == "bus_subscribed":
+    elif variant == "per_tensor":
         ub.attach(
             trainer,
             ub.NormSubscriber("activations"),
@@ -124,7 +169,16 @@ def make(kind: str, variant: str, device: str, log_every: int = 50) -> ut.Traine
             ub.RatioSubscriber(["weight_updates", "weights"]),
             ub.BusLog(every=log_every),
         )
+    elif variant == "layer_stats":
+        ub.attach(trainer, ub.LayerStats(every=stats_every))
+    elif variant != "bare":
+        raise SystemExit(f"unknown variant {variant!r}")
     return trainer
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def timed_fit(kind: str, variant: str, batches: list[Any], device: str) -> float:
@@ -132,34 +186,116 @@ def timed_fit(kind: str, variant: str, batches: list[Any], device: str) -> float
     # On CPU the process's CPU time (one torch thread) is what the bus adds, and unlike wall
     # time it does not move when other processes share the cores. On CUDA: wall time.
     clock = time.perf_counter if device == "cuda" else time.process_time
-    sync: Callable[[], None] = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    sync()
+    _sync(device)
     start = clock()
     trainer.fit(batches)
-    sync()
+    _sync(device)
     return (clock() - start) / len(batches)
 
 
-def idle_hook_cost(batches: list[Any]) -> float:
-    """Seconds per step that the idle bus's own hooks take (robust to machine noise)."""
-    trainer = make("mlp", "bus_idle", "cpu")
-    trainer.fit(batches[:2])  # plans: nobody listens
-    bus, state = trainer.plugins.get("bus"), trainer.state
-    assert isinstance(bus, ub.MessageBus)
-    batch, calls, result, optimizer = batches[0], 20000, ut.StepResult(), state.optimizers[0]
-    # the three bus hooks that fire every step (the relay adds ~0.1 us per implementation)
-    start = time.perf_counter()
-    for _ in range(calls):
-        bus.on_train_step_start(state, batch)
-        bus.on_before_optimizer_step(state, optimizer, 0)
-        bus.on_train_step_end(state, batch, result)
-    return (time.perf_counter() - start) / calls
+def fit_level(kind: str, batches: list[Any], repeats: int, device: str) -> dict[str, float]:
+    """Median seconds per step of every variant, whole fits, rotated order."""
+    for variant in VARIANTS:  # warm-up: allocator, kernels, first-call imports
+        timed_fit(kind, variant, batches[:5], device)
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for repeat in range(repeats):
+        shift = repeat % len(VARIANTS)
+        for variant in VARIANTS[shift:] + VARIANTS[:shift]:
+            times[variant].append(timed_fit(kind, variant, batches, device))
+    return {v: statistics.median(t) for v, t in times.items()}
 
 
-def count_syncs(kind: str, batches: list[Any]) -> int:
-    trainer = make(kind, "bus_subscribed", "cuda", log_every=10**9)
-    trainer.fit(batches[:3])  # warm up outside the count
-    trainer = make(kind, "bus_subscribed", "cuda", log_every=10**9)
+def raw_epochs(kind: str, batches: list[Any], device: str) -> tuple[nn.Module, Callable[[], None]]:
+    """A fresh model and one epoch of the hand-written loop per call."""
+    model = model_of(kind).to(device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch() -> None:
+        for inputs, targets in batches:
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+    return model, epoch
+
+
+def paired(kind: str, batches: list[Any], args: argparse.Namespace) -> dict[str, float]:
+    """Paired-epoch medians (case epoch / raw epoch) of raw, bare and the statistics."""
+
+    def case(variant: str) -> Case:
+        def run(epochs: int, tick: Tick | None = None) -> nn.Module:
+            trainer = make(kind, variant, args.device, epochs=epochs, tick=tick)
+            trainer.fit(batches)
+            _sync(args.device)
+            assert trainer.state.model is not None
+            return trainer.state.model
+
+        return Case(variant, run, run)
+
+    def raw(epochs: int, tick: Tick | None = None) -> nn.Module:
+        model, epoch = raw_epochs(kind, batches, args.device)
+        for _ in range(epochs):
+            if tick is not None:
+                tick()
+            epoch()
+        return model
+
+    cases = [Case("raw", raw, raw), *(case(v) for v in PAIRED)]
+    result = measure_paired(
+        cases,
+        lambda: raw_epochs(kind, batches, args.device),
+        raw,
+        epochs=args.paired_epochs,
+        repeats=args.repeats,
+        clock="wall" if args.device == "cuda" else "cpu",
+        sync=lambda: _sync(args.device),
+    )
+    ratios = {c.name: result.ratio(c.name) for c in cases}
+    spreads = {c.name: result.spread(c.name) for c in cases}
+    rows = [
+        [name, ratios[name], f"{spreads[name][0]:.3f}-{spreads[name][1]:.3f}",
+         ratios[name] / ratios["bare"]]
+        for name in ratios
+    ]  # fmt: skip
+    print_table(
+        f"{kind}: paired epochs ({result.checked} models bit-identical to the raw loop)",
+        ["case", "paired / raw", "IQR", "/ bare"],
+        rows,
+    )
+    return ratios
+
+
+def count_worker(kind: str, first: int, second: int) -> None:
+    """Under callgrind: per variant, a warm-up fit, then fits of ``first`` and ``second``
+    steps, each one counted region (see ``_callgrind``)."""
+    torch.set_num_threads(1)
+    batches = data(kind, second, "cpu")
+    for variant in COUNTED:
+        make(kind, variant, "cpu").fit(batches[:3])
+        for steps in (first, second):
+            trainer = make(kind, variant, "cpu")
+            region(lambda trainer=trainer, steps=steps: trainer.fit(batches[:steps]))
+
+
+def instructions(kind: str, first: int, second: int) -> dict[str, float]:
+    """Instructions per step of each counted variant (``second - first`` steps)."""
+    script = [__file__, "--count-worker", kind, "--instructions", str(first), str(second)]
+    counts = count_regions(script)
+    per_step = {}
+    for index, variant in enumerate(COUNTED):
+        low, high = counts[2 * index], counts[2 * index + 1]
+        per_step[variant] = (high - low) / (second - first)
+    rows = [[v, f"{n / 1e6:.3f} M", n / per_step["bare"]] for v, n in per_step.items()]
+    print_table(f"{kind}: instructions per step (callgrind)", ["case", "Ir", "/ bare"], rows)
+    return per_step
+
+
+def count_syncs(kind: str, variant: str, batches: list[Any]) -> int:
+    """Host syncs during one fit (``LayerStats`` reads once, when the fit ends)."""
+    make(kind, variant, "cuda").fit(batches[:3])  # warm up outside the count
+    trainer = make(kind, variant, "cuda", stats_every=10**9)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
@@ -170,45 +306,78 @@ def count_syncs(kind: str, batches: list[Any]) -> int:
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
-def main() -> None:
+def idle_hook_cost(batches: list[Any]) -> float:
+    """Seconds per step that the idle bus's own hooks take (robust to machine noise)."""
+    trainer = make("mlp", "bus_idle", "cpu")
+    trainer.fit(batches[:2])  # plans: nobody listens
+    bus, state = trainer.plugins.get("bus"), trainer.state
+    assert isinstance(bus, ub.MessageBus)
+    batch, calls, result, optimizer = batches[0], 20000, ut.StepResult(), state.optimizers[0]
+    start = time.perf_counter()
+    for _ in range(calls):
+        bus.on_train_step_start(state, batch)
+        bus.on_before_optimizer_step(state, optimizer, 0)
+        bus.on_train_step_end(state, batch, result)
+    return (time.perf_counter() - start) / calls
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=30, help="batches per fit / epoch")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--paired-epochs", type=int, default=4)
     parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--no-fit-level", action="store_true", help="paired epochs only")
+    parser.add_argument(
+        "--instructions", type=int, nargs=2, metavar=("N1", "N2"),
+        help="also count instructions per step over fits of N1 and N2 steps (valgrind)",
+    )  # fmt: skip
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI): numbers only")
+    parser.add_argument("--count-worker", choices=MODELS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.count_worker:
+        count_worker(args.count_worker, *args.instructions)
+        return {}
+    if args.smoke:
+        args.steps, args.repeats, args.paired_epochs = 4, 1, 3
     torch.set_num_threads(1)
-    variants = ["bare", "bus_idle", "hand", "bus_subscribed"]
+    print(f"bus overhead on {args.device}, torch {torch.__version__}, 1 thread, {args.steps} steps")
+    values: dict[str, object] = {}
     idle_ratios = []
-    bare_steps: dict[str, float] = {}
-    for kind in ("mlp", "cnn"):
+    for kind in args.models:
         batches = data(kind, args.steps, args.device)
-        for variant in variants:  # warm-up: allocator, kernels, first-call imports
-            timed_fit(kind, variant, batches[:5], args.device)
-        times: dict[str, list[float]] = {v: [] for v in variants}
-        for repeat in range(args.repeats):
-            shift = repeat % len(variants)
-            for variant in variants[shift:] + variants[:shift]:
-                times[variant].append(timed_fit(kind, variant, batches, args.device))
-        median = {v: statistics.median(t) for v, t in times.items()}
-        idle = median["bus_idle"] / median["bare"]
-        bare_steps[kind] = median["bare"]
-        idle_ratios.append(idle)
-        print(
-            f"{kind}: median step " + ", ".join(f"{v} {median[v] * 1e3:.3f} ms" for v in variants)
-        )
-        print(f"{kind}: bus_idle/bare = {idle:.3f}")
-        print(f"{kind}: bus_subscribed/hand = {median['bus_subscribed'] / median['hand']:.3f}")
-        print(f"{kind}: bus_subscribed/bare = {median['bus_subscribed'] / median['bare']:.3f}")
-        print(f"{kind}: hand/bare = {median['hand'] / median['bare']:.3f}")
+        if not args.no_fit_level:
+            median = fit_level(kind, batches, args.repeats, args.device)
+            rows = [[v, median[v] * 1e3, median[v] / median["bare"]] for v in VARIANTS]
+            print_table(f"{kind}: fit-level medians", ["variant", "ms/step", "/ bare"], rows)
+            idle_ratios.append(median["bus_idle"] / median["bare"])
+            values[f"{kind}_fit_layer_stats_ratio"] = median["layer_stats"] / median["bare"]
+        ratios = paired(kind, batches, args)
+        values[f"{kind}_layer_stats_ratio"] = ratios["layer_stats"] / ratios["bare"]
+        values[f"{kind}_per_tensor_ratio"] = ratios["per_tensor"] / ratios["bare"]
+        values[f"{kind}_paired_noise_floor"] = ratios["raw"]
+        if args.instructions and available():
+            counted = instructions(kind, *args.instructions)
+            values[f"{kind}_layer_stats_instructions_ratio"] = (
+                counted["layer_stats"] / counted["bare"]
+            )
+        elif args.instructions:
+            print("valgrind is not installed: no instruction counts")
+            values[f"{kind}_layer_stats_instructions_ratio"] = math.nan
         if args.device == "cuda":
-            syncs = count_syncs(kind, batches)
-            print(f"{kind}: host syncs in a subscribed fit of {args.steps} steps = {syncs}")
+            bare, syncs = (count_syncs(kind, v, batches) for v in ("bare", "layer_stats"))
+            print(
+                f"{kind}: host syncs in a fit of {args.steps} steps: bare {bare}, layer_stats "
+                f"{syncs} (one is the read at the end of the fit)"
+            )
+            values[f"{kind}_host_syncs"] = syncs - bare
     cost = idle_hook_cost(data("mlp", 2, "cpu"))
-    print(f"idle bus hooks: {cost * 1e6:.2f} us per step, measured directly")
-    for kind, step in bare_steps.items():
-        print(f"{kind}: (bare step + idle bus hooks) / bare step = {(step + cost) / step:.6f}")
-    print(f"bus_overhead_ratio={max(idle_ratios):.3f}")
+    print(f"\nidle bus hooks: {cost * 1e6:.2f} us per step, measured directly")
+    values["bus_overhead_ratio"] = max(idle_ratios) if idle_ratios else math.nan
+    emit(values)
+    return values
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

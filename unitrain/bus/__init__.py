@@ -14,10 +14,12 @@ from unitrain.bus.messages import META, Message, MessageBundle, ModuleKey
 from unitrain.bus.plot import heatmap_png
 from unitrain.bus.subscriber import Subscriber
 from unitrain.bus.subscribers import (
+    DEFAULT_LAYER_STATS,
     CallbackSubscriber,
     ConditionNumberSubscriber,
     FreezeSubscriber,
     HistogramSubscriber,
+    LayerStats,
     LossSubscriber,
     MeanSubscriber,
     MessageMeanSubscriber,
@@ -41,8 +43,10 @@ __all__ = [
     "BusLog",
     "CallbackSubscriber",
     "ConditionNumberSubscriber",
+    "DEFAULT_LAYER_STATS",
     "FreezeSubscriber",
     "HistogramSubscriber",
+    "LayerStats",
     "LogRow",
     "LossSubscriber",
     "MeanSubscriber",

@@ -14,8 +14,8 @@
 - ``weights`` / ``biases``: no hook; the parameter is read when the step is collected.
 - ``weight_updates`` / ``bias_updates``: before the optimizer step the parameters are copied
   into buffers that are reused every step, and after it each buffer is turned *in place*
-  into the update (``after - before``): the copy is the update, no second one is kept, and
-  only subscribed parameters are copied.
+  into the update (``after - before``, bit for bit the same as the subtraction): the copy
+  is the update, no second one is kept, and only subscribed parameters are copied.
 
 A module called several times in one step reports its first call. Every handle is kept
 and :meth:`Taps.remove` removes them all.
@@ -225,8 +225,12 @@ class Taps:
             return False
         params = [p.detach() for pairs in self._update_params.values() for _, p in pairs]
         with torch.no_grad():
-            torch._foreach_sub_(self._buffers, params)  # before - after
-            torch._foreach_neg_(self._buffers)  # after - before, in the same buffer
+            if self._buffers[0].is_cuda:  # two fused launches for every tensor
+                torch._foreach_sub_(self._buffers, params)  # before - after
+                torch._foreach_neg_(self._buffers)  # after - before, in the same buffer
+            else:  # one pass over memory instead of two (CPU foreach is a loop anyway)
+                for buffer, param in zip(self._buffers, params, strict=True):
+                    torch.sub(param, buffer, out=buffer)  # after - before, in place
         buffers = iter(self._buffers)
         for kind, pairs in self._update_params.items():
             slots = self._slots[kind]

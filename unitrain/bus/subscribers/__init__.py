@@ -1,6 +1,7 @@
 """The shipped subscribers: statistics, matrix measures, training signals, actions."""
 
 from unitrain.bus.subscribers.control import CallbackSubscriber, FreezeSubscriber, freeze_module
+from unitrain.bus.subscribers.layer_stats import DEFAULT_LAYER_STATS, LayerStats
 from unitrain.bus.subscribers.matrix import (
     ConditionNumberSubscriber,
     HistogramSubscriber,
@@ -24,8 +25,10 @@ from unitrain.bus.subscribers.training import (
 __all__ = [
     "CallbackSubscriber",
     "ConditionNumberSubscriber",
+    "DEFAULT_LAYER_STATS",
     "FreezeSubscriber",
     "HistogramSubscriber",
+    "LayerStats",
     "LossSubscriber",
     "MeanSubscriber",
     "MessageMeanSubscriber",

@@ -1,0 +1,83 @@
+"""One statistic of many tensors in one call: the reductions :class:`LayerStats` batches.
+
+``batched_statistic(name)`` returns a function from a list of tensors (one per layer) to
+one 0-dim tensor per layer. Norms and maxima use the fused multi-tensor kernels
+(``torch._foreach_norm``, ``torch._foreach_max``): on CUDA one launch per dtype for every
+layer; on CPU one call whose per-tensor loop runs in C++ and gives the very values of
+``t.norm(p)`` / ``t.max()`` (tested bit for bit). PyTorch has no multi-tensor sum, mean,
+minimum or variance, so those are a loop of the per-tensor reduction (identical values by
+construction), still on the device and without a host sync.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import torch
+
+from unitrain.errors import ConfigError
+
+__all__ = ["STATISTICS", "BatchedStatistic", "batched_statistic", "norm_order"]
+
+BatchedStatistic = Callable[[list[torch.Tensor]], Sequence[torch.Tensor]]
+
+STATISTICS = ("max", "mean", "min", "norm<p>", "std", "sum", "variance")
+"""The statistic names :func:`batched_statistic` knows (``norm<p>``: ``norm1``, ``norm2``,
+``norminf``, any ``p > 0``)."""
+
+_NORM = re.compile(r"norm(inf|\d+(?:\.\d+)?)")
+
+
+def norm_order(name: str) -> float | None:
+    """The ``p`` of a ``norm<p>`` statistic name (``None`` for other names)."""
+    match = _NORM.fullmatch(name)
+    if match is None:
+        return None
+    p = float(match.group(1))
+    return p if p > 0 else None
+
+
+def _norms(p: float) -> BatchedStatistic:
+    def compute(tensors: list[torch.Tensor]) -> Sequence[torch.Tensor]:
+        return torch._foreach_norm(tensors, p)
+
+    return compute
+
+
+def _max(tensors: list[torch.Tensor]) -> Sequence[torch.Tensor]:
+    return torch._foreach_max(tensors)
+
+
+_LOOPED: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "mean": torch.mean,
+    "min": torch.amin,
+    "std": torch.std,
+    "sum": torch.sum,
+    "variance": torch.var,
+}
+
+
+def _looped(reduce: Callable[[torch.Tensor], torch.Tensor]) -> BatchedStatistic:
+    def compute(tensors: list[torch.Tensor]) -> Sequence[torch.Tensor]:
+        return [reduce(t) for t in tensors]
+
+    return compute
+
+
+def batched_statistic(name: str, where: str = "LayerStats") -> BatchedStatistic:
+    """The function computing statistic ``name`` for a list of tensors (see the module doc).
+
+    Raises :class:`~unitrain.errors.ConfigError` naming ``where`` for an unknown name.
+    """
+    if name == "max":
+        return _max
+    if name in _LOOPED:
+        return _looped(_LOOPED[name])
+    p = norm_order(name) if isinstance(name, str) else None
+    if p is None:
+        raise ConfigError(
+            f"{where}: unknown statistic {name!r}; use one of {list(STATISTICS)} "
+            "(e.g. 'norm2', 'norminf', 'mean')"
+        )
+    return _norms(p)
