@@ -117,6 +117,27 @@ def test_every_value_equals_the_per_tensor_computation(name: str) -> None:
     assert checked > 300
 
 
+def test_a_view_of_another_layers_output_is_reduced_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # nn.Flatten returns a view of the ReLU's output: the same elements in the same order
+    sizes: list[int] = []
+    foreach_norm = torch._foreach_norm
+
+    def counted(tensors: list[torch.Tensor], *args: Any) -> Any:
+        sizes.append(len(tensors))
+        return foreach_norm(tensors, *args)
+
+    monkeypatch.setattr(torch, "_foreach_norm", counted)
+    stats = ub.LayerStats({"activations": "norm2"}, every=2)
+    copy = fit(cnn(), images(), stats, epochs=1)
+    # six layers, five distinct outputs; in the first step the taps copy every output (to
+    # find modules that change their input in place), so nothing repeats there
+    assert sizes == [6, 5, 5, 5]
+    series = stats.series("activations_norm2")
+    assert series["4"] == series["3"] and len(series) == 6
+    for (_, data), value in zip(copy.steps, series["4"][1], strict=True):
+        assert value == data[("activations", "4")].norm().item()
+
+
 def test_updates_are_after_minus_before_bit_for_bit() -> None:
     model = mlp()
     stats = ub.LayerStats({"weight_updates": "norm2", "weights": "norm2"}, every=100)

@@ -104,6 +104,14 @@ def _first_tensor(output: Any) -> torch.Tensor | None:
     return None
 
 
+def _attribute(module: torch.nn.Module, name: str) -> Any:
+    # A registered parameter straight from its dict (nn.Module's __getattr__ is a Python
+    # call per module per step); anything else (weight_norm, parametrizations, a plain
+    # attribute) through getattr, so that what it computes is what is read.
+    registered = module._parameters
+    return registered[name] if name in registered else getattr(module, name, None)
+
+
 class Taps:
     """Hooks on selected modules for a set of module kinds; collects one step at a time."""
 
@@ -252,7 +260,7 @@ class Taps:
             slots = self._slots.get(kind)
             if slots is not None and (parameters or updated):
                 for index, (_, module) in enumerate(self.modules):
-                    param = getattr(module, attribute, None)
+                    param = _attribute(module, attribute)
                     if isinstance(param, torch.Tensor):
                         slots[index] = param.detach()
         keys = [key for key, _ in self.modules]

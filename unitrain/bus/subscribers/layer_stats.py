@@ -36,7 +36,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import torch
 
-from unitrain.bus.kinds import MODULE_KIND_ORDER, MODULE_KINDS
+from unitrain.bus.kinds import MODULE_KIND_ORDER, MODULE_KINDS, MODULE_OUTPUT_KINDS
 from unitrain.bus.log import LogRow
 from unitrain.bus.messages import Message
 from unitrain.bus.subscriber import Subscriber
@@ -174,6 +174,13 @@ class LayerStats(Subscriber):
                     assert self._blank is not None
                     values.extend([self._blank] * self._widths[kind])
                 continue
+            if kind in MODULE_OUTPUT_KINDS:
+                distinct, where = _distinct(found)
+                if where is not None:  # a view module (Flatten ...) repeats its input
+                    for _, compute in statistics:
+                        once = compute(distinct)
+                        values.extend([once[i] for i in where])
+                    continue
             for _, compute in statistics:
                 values.extend(compute(found))
         ring = self._row_buffer()
@@ -309,6 +316,28 @@ class LayerStats(Subscriber):
 
 def _kind_rank(kind: str) -> int:
     return MODULE_KIND_ORDER.index(kind) if kind in MODULE_KIND_ORDER else len(MODULE_KIND_ORDER)
+
+
+def _distinct(tensors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int] | None]:
+    """The tensors without repeats, and where each one's values come from (``None``: no
+    repeat). A repeat is the same contiguous memory read as the same dtype, e.g. the output
+    of ``nn.Flatten`` and its input: the very elements in the very order, so every
+    statistic of it is the same, bit for bit, and is computed once."""
+    seen: dict[tuple[int, torch.dtype, int], int] = {}
+    where: list[int] = []
+    distinct: list[torch.Tensor] = []
+    for tensor in tensors:
+        if tensor.is_contiguous():
+            key = (tensor.data_ptr(), tensor.dtype, tensor.numel())
+            index = seen.get(key)
+            if index is None:
+                index = seen[key] = len(distinct)
+                distinct.append(tensor)
+        else:
+            index = len(distinct)
+            distinct.append(tensor)
+        where.append(index)
+    return (tensors, None) if len(distinct) == len(tensors) else (distinct, where)
 
 
 def _float(data: Any, kind: str) -> torch.Tensor:
