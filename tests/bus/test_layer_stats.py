@@ -85,12 +85,14 @@ def fit(
     return copy
 
 
+@pytest.mark.parametrize("eager", [True, False], ids=["eager", "at-step-end"])
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
-def test_every_value_equals_the_per_tensor_computation(name: str) -> None:
+def test_every_value_equals_the_per_tensor_computation(name: str, eager: bool) -> None:
     model, batches = (mlp(), tiny_batches()) if name == "mlp" else (cnn(), images())
     stats = ub.LayerStats(
         {
             "activations": ALL_STATS,
+            "layer_gradients": ("norm2", "mean"),
             "weights": ("norm2", "norm3"),
             "weight_gradients": ("norm2", "norminf"),
             "weight_updates": ("norm2", "mean"),
@@ -99,6 +101,7 @@ def test_every_value_equals_the_per_tensor_computation(name: str) -> None:
             "bias_updates": "max",
         },
         every=3,
+        eager=eager,
     )
     copy = fit(model, batches, stats)
     assert [step for step, _ in copy.steps] == list(range(2 * len(batches)))
@@ -127,7 +130,7 @@ def test_a_view_of_another_layers_output_is_reduced_once(monkeypatch: pytest.Mon
         return foreach_norm(tensors, *args)
 
     monkeypatch.setattr(torch, "_foreach_norm", counted)
-    stats = ub.LayerStats({"activations": "norm2"}, every=2)
+    stats = ub.LayerStats({"activations": "norm2"}, every=2, eager=False)
     copy = fit(cnn(), images(), stats, epochs=1)
     # six layers, five distinct outputs; in the first step the taps copy every output (to
     # find modules that change their input in place), so nothing repeats there
@@ -136,6 +139,37 @@ def test_a_view_of_another_layers_output_is_reduced_once(monkeypatch: pytest.Mon
     assert series["4"] == series["3"] and len(series) == 6
     for (_, data), value in zip(copy.steps, series["4"][1], strict=True):
         assert value == data[("activations", "4")].norm().item()
+
+
+def inplace_mlp() -> nn.Module:
+    # ReLU(inplace=True) overwrites the first Linear's output after its forward hook ran
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(inplace=True), nn.Linear(8, 2))
+
+
+def test_eager_outputs_are_reduced_before_an_in_place_change() -> None:
+    # the raw outputs are published too (Copy): the taps copy outputs changed in place
+    stats = ub.LayerStats({"activations": ("norm2", "min")}, every=2)
+    copy = fit(inplace_mlp(), tiny_batches(), stats, epochs=1)
+    values = stats.series("activations_min")["0"][1]
+    assert min(values) < 0  # the Linear's output as it was, before the ReLU cleared it
+    for (_, data), value in zip(copy.steps, values, strict=True):
+        assert value == data[("activations", "0")].min().item()
+
+
+def test_eager_outputs_are_not_kept_until_the_step_ends() -> None:
+    taps: list[Any] = []
+
+    class Peek:
+        def on_train_step_end(self, state: Any, batch: Any, result: Any) -> None:
+            taps.append(bus.taps)
+
+    trainer = make_trainer(inplace_mlp(), max_epochs=1, eval_every_epochs=None, plugins=[Peek()])
+    stats = ub.LayerStats({"activations": "norm2", "weights": "norm2"})
+    bus = ub.attach(trainer, stats)
+    trainer.fit(tiny_batches())
+    assert taps[0].kinds == ["weights"] and set(taps[0].reducers) == {"activations"}
+    assert len(stats.series("activations_norm2")) == 3
 
 
 def test_updates_are_after_minus_before_bit_for_bit() -> None:

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from unitrain.bus.bundles import StepBundles
-from unitrain.bus.kinds import MODULE_KINDS, NETWORK_KINDS, TopicRegistry
-from unitrain.bus.subscriber import Subscriber
+from unitrain.bus.kinds import MODULE_KINDS, MODULE_OUTPUT_KINDS, NETWORK_KINDS, TopicRegistry
+from unitrain.bus.subscriber import OutputReducer, Subscriber
 from unitrain.bus.taps import Taps, select_modules
 from unitrain.core.batch import split_batch
 from unitrain.errors import ConfigError, StateError, UnitrainError
@@ -85,6 +85,7 @@ class MessageBus:
         self._listening = False
         self._epoch_started = False
         self._subscribers: list[Subscriber] = []
+        self._reducers: dict[str, list[OutputReducer]] = {}
 
     # ------------------------------------------------------------ wiring
 
@@ -105,10 +106,21 @@ class MessageBus:
         impls = self._attached().plugins.implementations("on_bus_bundles")
         return [impl.plugin for impl in impls]
 
-    def _plan(self) -> set[str]:
+    def _plan(self, model: torch.nn.Module | None) -> set[str]:
         self.topics = TopicRegistry()
         listeners = self.listeners()
         subscribers = [p for p in listeners if isinstance(p, Subscriber)]
+        self._reducers = {}
+        for subscriber in subscribers:
+            if model is not None:  # first: a subscriber may change its kinds here
+                for kind, reduce in subscriber.output_reducers(model).items():
+                    if kind not in MODULE_OUTPUT_KINDS:
+                        raise ConfigError(
+                            f"{subscriber!r}.output_reducers() gave a function for {kind!r}; "
+                            f"only module outputs can be reduced as recorded: "
+                            f"{sorted(MODULE_OUTPUT_KINDS)}"
+                        )
+                    self._reducers.setdefault(kind, []).append(reduce)
         for subscriber in subscribers:
             for topic, kind in subscriber.topic_kinds.items():
                 self.topics.register(topic, kind, subscriber)
@@ -134,9 +146,9 @@ class MessageBus:
 
     def on_fit_start(self, state: State) -> None:
         self._teardown()
-        self.kinds = self._plan()
+        self.kinds = self._plan(state.model)
         module_kinds = self.kinds & MODULE_KINDS
-        if self._listening and module_kinds:
+        if self._listening and (module_kinds or self._reducers):
             assert state.model is not None
             modules = select_modules(state.model, self.depth, self.module_filter)
             if not modules:
@@ -144,7 +156,7 @@ class MessageBus:
                     f"the bus found no module to tap in {type(state.model).__name__} with "
                     f"depth={self.depth}, module_filter={self.module_filter}; loosen them"
                 )
-            self.taps = Taps(modules, module_kinds, state.model)
+            self.taps = Taps(modules, module_kinds, state.model, self._reducers)
             self.taps.install()
 
     def on_epoch_start(self, state: State) -> None:

@@ -11,19 +11,25 @@ A subscriber may implement any other hook too (``on_epoch_end`` ...).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
 
 from unitrain.bus.bundles import StepBundles
 from unitrain.bus.kinds import TopicType
-from unitrain.bus.messages import Message
+from unitrain.bus.messages import Message, ModuleKey
 from unitrain.bus.subscription import Subscription, SynchronizedSubscription
 from unitrain.errors import ConfigError, StateError
 
 if TYPE_CHECKING:
     from unitrain.core.state import State
 
-__all__ = ["Subscriber"]
+__all__ = ["OutputReducer", "Subscriber"]
+
+OutputReducer = Callable[[int, ModuleKey, torch.Tensor], None]
+"""Called by the taps with ``(module index, module key, tensor)`` as a module output (or its
+gradient) is recorded: see :meth:`Subscriber.output_reducers`."""
 
 
 class Subscriber:
@@ -88,6 +94,20 @@ class Subscriber:
     def on_bus_bundles(self, state: State, bundles: StepBundles) -> None:
         """Deliver the step's bundles (after the producers of this subscriber's inputs)."""
         bundles.deliver(self)
+
+    def output_reducers(self, model: torch.nn.Module) -> Mapping[str, OutputReducer]:
+        """Functions to call on module outputs the moment they are recorded, by kind.
+
+        The bus asks every subscriber once per fit, before it reads :attr:`kinds` (so a
+        subscriber may drop a kind from its subscriptions here). For ``"activations"`` a
+        function gets each tapped module's output right after its forward (first call per
+        step, training steps only; the live tensor, detached: read it now, it may be
+        changed in place later); for ``"layer_gradients"`` the gradient of that output as
+        backward computes it. The taps install their hooks for these kinds even when no
+        subscription asks for their messages, and publish messages only when one does.
+        Default: none.
+        """
+        return {}
 
     # ------------------------------------------------------------ delivery
 

@@ -17,14 +17,17 @@
   into the update (``after - before``, bit for bit the same as the subtraction): the copy
   is the update, no second one is kept, and only subscribed parameters are copied.
 
-A module called several times in one step reports its first call. Every handle is kept
-and :meth:`Taps.remove` removes them all.
+A module called several times in one step reports its first call. *Reducers*
+(:meth:`Subscriber.output_reducers <unitrain.bus.Subscriber.output_reducers>`) get each
+output as it is recorded, and its gradient as backward computes it, whether or not a
+message of that kind is published. Every handle is kept and :meth:`Taps.remove` removes
+them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.hooks import RemovableHandle
@@ -40,6 +43,9 @@ from unitrain.bus.kinds import (
 )
 from unitrain.bus.messages import ModuleKey
 from unitrain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from unitrain.bus.subscriber import OutputReducer
 
 __all__ = ["Taps", "is_compiled", "select_modules", "unwrap_model"]
 
@@ -120,11 +126,14 @@ class Taps:
         modules: list[tuple[ModuleKey, torch.nn.Module]],
         kinds: Iterable[str],
         model: torch.nn.Module | None = None,
+        reducers: Mapping[str, Sequence[OutputReducer]] | None = None,
     ) -> None:
         wanted = set(kinds) & MODULE_KINDS
-        if model is not None and is_compiled(model) and wanted & MODULE_OUTPUT_KINDS:
+        self.reducers = {kind: tuple(found) for kind, found in (reducers or {}).items() if found}
+        tapped = (wanted | set(self.reducers)) & MODULE_OUTPUT_KINDS
+        if model is not None and is_compiled(model) and tapped:
             raise ConfigError(
-                f"the bus cannot tap {sorted(wanted & MODULE_OUTPUT_KINDS)} of a "
+                f"the bus cannot tap {sorted(tapped)} of a "
                 "torch.compile'd model: module and tensor hooks inside a compiled graph are "
                 "not called reliably. Subscribe to parameter kinds only (weights, "
                 "weight_gradients, weight_updates, ...), or tap the model before compiling "
@@ -150,7 +159,7 @@ class Taps:
         """Register the hooks the kinds need (none for weights / updates)."""
         if self.handles:
             return
-        want_output = any(kind in MODULE_OUTPUT_KINDS for kind in self.kinds)
+        want_output = bool(self.reducers) or any(k in MODULE_OUTPUT_KINDS for k in self.kinds)
         for index, (_, module) in enumerate(self.modules):
             if want_output:
                 self.handles.append(module.register_forward_hook(self._forward_hook(index)))
@@ -179,11 +188,17 @@ class Taps:
     def _forward_hook(self, index: int) -> Callable[..., None]:
         act = self._slots.get("activations")
         lgrad = self._slots.get("layer_gradients")
+        reduce_act = self.reducers.get("activations", ())
+        reduce_lgrad = self.reducers.get("layer_gradients", ())
+        want_grad = lgrad is not None or bool(reduce_lgrad)
+        key = self.modules[index][0]
         called, live, clone = self._called, self._live, self._clone
 
         def store_grad(grad: torch.Tensor) -> None:
             if lgrad is not None:
                 lgrad[index] = grad
+            for reduce in reduce_lgrad:
+                reduce(index, key, grad)
 
         def hook(module: torch.nn.Module, args: Any, output: Any) -> None:
             if not self.recording or called[index]:
@@ -192,6 +207,10 @@ class Taps:
             tensor = _first_tensor(output)
             if tensor is None:
                 return
+            if reduce_act:  # now, while the output is in cache and before any in-place change
+                detached = tensor.detach()
+                for reduce in reduce_act:
+                    reduce(index, key, detached)
             if act is not None:
                 data = tensor.detach()
                 if self._probe:
@@ -202,7 +221,7 @@ class Taps:
                 else:
                     live[index] = (data, data._version)
                 act[index] = data
-            if lgrad is not None and tensor.requires_grad:
+            if want_grad and tensor.requires_grad:
                 tensor.register_hook(store_grad)  # type: ignore[no-untyped-call]
 
         return hook

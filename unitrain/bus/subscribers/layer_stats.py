@@ -1,17 +1,25 @@
 """``LayerStats``: statistics of every layer every step, batched, read every N steps.
 
-``attach(trainer, LayerStats(every=10))`` computes, at the end of every training step, the
-2-norm of every tapped layer's weights, weight gradients, weight updates and activations
-(``stats=`` chooses kinds and statistics: ``mean``, ``std`` ...). Per step and kind it
-makes **one** batched call per statistic over all layers (``torch._foreach_norm`` and
-friends, see :mod:`unitrain.bus.subscribers.batched`) and writes the step's values into one
-row of a ring buffer on the device with **one** ``torch.stack``; nothing is read to the host
-until ``every`` steps have passed (or the fit ends, or :meth:`LayerStats.flush` is called),
-when the buffered rows are read in **one** transfer. So a CUDA step never waits for the
-statistics.
+``attach(trainer, LayerStats(every=10))`` computes, every training step, the 2-norm of every
+tapped layer's weights, weight gradients, weight updates and activations (``stats=``
+chooses kinds and statistics: ``mean``, ``std`` ...). At the step's end it makes **one**
+batched call per kind and statistic over all layers (``torch._foreach_norm`` and friends,
+see :mod:`unitrain.bus.subscribers.batched`) and writes the step's values into one row of a
+ring buffer on the device with **one** ``torch.stack``; nothing is read to the host until
+``every`` steps have passed (or the fit ends, or :meth:`LayerStats.flush` is called), when
+the buffered rows are read in **one** transfer. So a CUDA step never waits for statistics.
+
+Module outputs (``activations``, ``layer_gradients``) of a model on the CPU are reduced
+*eagerly* instead (``eager=None``: decided by the model's device; see
+:meth:`~unitrain.bus.Subscriber.output_reducers`): each output the moment its module
+returns it (its gradient, the moment backward computes it), while it is still in the
+cache, and the bus then keeps no reference to it until the step's end. On the CPU a
+batched reduction is a loop over the same kernels anyway; what costs is reading every
+output again after backward has pushed it out of the cache, and keeping it alive so the
+allocator cannot reuse its memory (measured in ``docs/performance.md``).
 
 The values equal the per-tensor computation (``t.norm(2)``, ``t.mean()``, ...; bit for bit
-on CPU, tested) and the same topic names as the per-module subscribers
+on CPU, tested) and use the topic names of the per-module subscribers
 (``weight_gradients_norm2`` ...). They are read as :meth:`~LayerStats.series` (the shape of
 :meth:`BusLog.series <unitrain.bus.BusLog.series>`), :attr:`~LayerStats.rows`, and written,
 when ``path=`` / ``writer=`` are given, as the records :class:`~unitrain.bus.BusLog` writes
@@ -26,21 +34,21 @@ for that step. ``LayerStats`` publishes no per-step topic on the bus (use
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import torch
 
+from unitrain.bus.bundles import StepBundles
 from unitrain.bus.kinds import MODULE_KIND_ORDER, MODULE_KINDS, MODULE_OUTPUT_KINDS
 from unitrain.bus.log import LogRow
-from unitrain.bus.messages import Message
-from unitrain.bus.subscriber import Subscriber
+from unitrain.bus.messages import Message, ModuleKey
+from unitrain.bus.subscriber import OutputReducer, Subscriber
 from unitrain.bus.subscribers.batched import BatchedStatistic, batched_statistic
+from unitrain.bus.subscribers.layer_history import Column, LayerHistory
+from unitrain.bus.subscription import Subscription
 from unitrain.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,16 +66,7 @@ DEFAULT_LAYER_STATS: Final[Mapping[str, tuple[str, ...]]] = {
 
 _CHUNK: Final = 256  # ring rows allocated at a time when ``every`` is larger
 
-
-@dataclass(slots=True)
-class _Block:
-    """Host-side values of consecutive flushed steps that share one column layout."""
-
-    columns: list[tuple[str, str | None, str]]  # (topic, module, kind)
-    steps: list[int] = field(default_factory=list)
-    epochs: list[int] = field(default_factory=list)
-    present: list[frozenset[str]] = field(default_factory=list)
-    values: list[list[float]] = field(default_factory=list)
+Plan = dict[str, tuple[tuple[str, BatchedStatistic], ...]]
 
 
 class LayerStats(Subscriber):
@@ -76,7 +75,8 @@ class LayerStats(Subscriber):
     ``stats``: ``{kind: statistic or statistics}`` over the bus's module kinds (default
     :data:`DEFAULT_LAYER_STATS`); statistics are ``norm<p>``, ``mean``, ``sum``, ``max``,
     ``min``, ``std``, ``variance``. ``every``: read the device buffer to the host every N
-    steps (one transfer). ``path``: a JSON-lines file (the records of
+    steps (one transfer). ``eager``: reduce module outputs as they are produced (``None``:
+    when the model is on the CPU). ``path``: a JSON-lines file (the records of
     :class:`~unitrain.bus.BusLog`); ``writer``: any object with ``add_scalar``.
     """
 
@@ -88,43 +88,30 @@ class LayerStats(Subscriber):
         stats: Mapping[str, str | Iterable[str]] | None = None,
         *,
         every: int = 10,
+        eager: bool | None = None,
         path: str | Path | None = None,
         writer: Any = None,
         tag: str = "default",
     ) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ConfigError(f"LayerStats: every must be an int >= 1, got {every!r}")
-        wanted = DEFAULT_LAYER_STATS if stats is None else stats
-        if not isinstance(wanted, Mapping) or not wanted:
-            raise ConfigError(
-                f"LayerStats: stats must be a non-empty mapping {{kind: statistics}}, e.g. "
-                f"{{'weights': 'norm2', 'activations': ('mean', 'std')}}; got {stats!r}"
-            )
-        plan: dict[str, tuple[tuple[str, BatchedStatistic], ...]] = {}
-        for kind in sorted(wanted, key=_kind_rank):
-            if kind not in MODULE_KINDS:
-                raise ConfigError(
-                    f"LayerStats: {kind!r} is not a module kind of the bus; use one of "
-                    f"{list(MODULE_KIND_ORDER)}"
-                )
-            given = wanted[kind]
-            names: tuple[str, ...] = (given,) if isinstance(given, str) else tuple(given)
-            if not names:
-                raise ConfigError(f"LayerStats: no statistic given for {kind!r}")
-            where = f"LayerStats({kind!r})"
-            plan[kind] = tuple((name, batched_statistic(name, where)) for name in names)
+        plan = _make_plan(DEFAULT_LAYER_STATS if stats is None else stats)
         super().__init__(tuple(plan), tag=tag)
         self.stats: dict[str, tuple[str, ...]] = {
             kind: tuple(name for name, _ in statistics) for kind, statistics in plan.items()
         }
         """What is computed: ``{kind: statistic names}``, kinds in the bus's order."""
         self.every = every
+        self.eager = eager
         self.path = None if path is None else Path(path)
         self.writer = writer
-        self.blocks: list[_Block] = []
+        self.history = LayerHistory()
         self._plan = plan
+        self._tag = tag
+        self._eager_kinds: frozenset[str] = frozenset()
+        self._early: dict[str, dict[int, tuple[ModuleKey, list[torch.Tensor]]]] = {}
         self._layout: dict[str, list[str | None]] | None = None
-        self._columns: list[tuple[str, str | None, str]] = []
+        self._columns: list[Column] = []
         self._widths: dict[str, int] = {}
         self._ring: torch.Tensor | None = None
         self._full: list[torch.Tensor] = []  # filled rings waiting for the next read
@@ -132,9 +119,33 @@ class LayerStats(Subscriber):
         self._blank: torch.Tensor | None = None
         self._pending: list[tuple[int, int, frozenset[str]]] = []
         self._deliveries = 0
+        self._done = False  # whether this step's delivery was recorded
         self._file: IO[str] | None = None
 
-    # ------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------ planning and lifecycle
+
+    def output_reducers(self, model: torch.nn.Module) -> Mapping[str, OutputReducer]:
+        eager = self.eager
+        if eager is None:
+            parameter = next(model.parameters(), None)
+            eager = parameter is None or parameter.device.type == "cpu"
+        kinds = [kind for kind in self._plan if eager and kind in MODULE_OUTPUT_KINDS]
+        self._eager_kinds = frozenset(kinds)
+        self._early = {kind: {} for kind in kinds}
+        rest = tuple(kind for kind in self._plan if kind not in self._eager_kinds)
+        # eager kinds need no message: without a subscription the taps keep no reference
+        self._subscription_list = [Subscription(self, rest, self._tag)] if rest else []
+        return {kind: self._reducer(kind) for kind in kinds}
+
+    def _reducer(self, kind: str) -> OutputReducer:
+        statistics = [compute for _, compute in self._plan[kind]]
+        slots = self._early[kind]
+
+        def reduce(index: int, key: ModuleKey, tensor: torch.Tensor) -> None:
+            data = [_float(tensor, kind)]
+            slots[index] = (key, [compute(data)[0] for compute in statistics])
+
+        return reduce
 
     def on_fit_start(self, state: State) -> None:
         if self.path is not None and self._file is None:
@@ -150,60 +161,76 @@ class LayerStats(Subscriber):
     def close(self) -> None:
         """Read what is buffered, then close the file."""
         self.flush()
+        for slots in self._early.values():
+            slots.clear()
         if self._file is not None:
             self._file.close()
             self._file = None
 
     # ------------------------------------------------------------ the step (device only)
 
+    def receive_bundles(self, bundles: StepBundles) -> None:
+        self._done = False
+        super().receive_bundles(bundles)  # process_messages, when messages came
+        if not self._done and any(self._early.values()):
+            self._record([], bundles.global_step, bundles.epoch)
+
     def process_messages(self, items: list[Any]) -> None:
+        bundles = self.current_bundles
+        step, epoch = (
+            (items[0].global_step, items[0].epoch)
+            if bundles is None
+            else (bundles.global_step, bundles.epoch)
+        )
+        self._record(items, step, epoch)
+
+    def _record(self, items: list[Message], step: int, epoch: int) -> None:
+        self._done = True
         groups: dict[str, list[Message]] = {}
         for message in items:
             groups.setdefault(message.kind, []).append(message)
         tensors = {kind: [_float(m.data, kind) for m in found] for kind, found in groups.items()}
+        names = {kind: [m.module_name for m in found] for kind, found in groups.items()}
+        early: dict[str, list[list[torch.Tensor]]] = {}
+        for kind, slots in self._early.items():
+            if slots:
+                ordered = sorted(slots.items())  # module order, whatever the call order
+                names[kind] = [key for _, (key, _) in ordered]
+                early[kind] = [values for _, (_, values) in ordered]
+                slots.clear()
         layout = self._layout
-        if layout is None or any(
-            layout.get(kind) != [m.module_name for m in found] for kind, found in groups.items()
-        ):
-            self._relayout(groups, tensors)
+        if layout is None or any(layout.get(kind) != found for kind, found in names.items()):
+            samples = [t for found in tensors.values() for t in found]
+            samples += [v for rows in early.values() for row in rows for v in row]
+            self._relayout(names, samples)
         values: list[torch.Tensor] = []
         for kind, statistics in self._plan.items():
-            found = tensors.get(kind)
-            if found is None:
-                if kind in self._widths:  # absent this step: its columns hold a blank
-                    assert self._blank is not None
-                    values.extend([self._blank] * self._widths[kind])
-                continue
-            if kind in MODULE_OUTPUT_KINDS:
-                distinct, where = _distinct(found)
-                if where is not None:  # a view module (Flatten ...) repeats its input
-                    for _, compute in statistics:
-                        once = compute(distinct)
-                        values.extend([once[i] for i in where])
-                    continue
-            for _, compute in statistics:
-                values.extend(compute(found))
+            if kind in early:
+                rows = early[kind]
+                for column in range(len(statistics)):
+                    values.extend([row[column] for row in rows])
+            elif kind in tensors:
+                values.extend(_compute(kind, statistics, tensors[kind]))
+            elif kind in self._widths:  # absent this step: its columns hold a blank
+                assert self._blank is not None
+                values.extend([self._blank] * self._widths[kind])
         ring = self._row_buffer()
         torch.stack(values, out=ring[self._filled])
         self._filled += 1
-        first = items[0]
-        self._pending.append((first.global_step, first.epoch, frozenset(groups)))
+        self._pending.append((step, epoch, frozenset(names)))
         self._deliveries += 1
         if self._deliveries % self.every == 0:
             self.flush()
 
-    def _relayout(
-        self, groups: dict[str, list[Message]], tensors: dict[str, list[torch.Tensor]]
-    ) -> None:
+    def _relayout(self, names: dict[str, list[str | None]], samples: list[torch.Tensor]) -> None:
         # A new set of layers (the first step, a kind that appeared, a branch not taken):
         # read what the old layout buffered, then size a ring for the new one.
         self.flush()
         layout: dict[str, list[str | None]] = {}
         if self._layout is not None:
             layout.update(self._layout)  # kinds absent this step keep their layers
-        for kind, found in groups.items():
-            layout[kind] = [m.module_name for m in found]
-        columns: list[tuple[str, str | None, str]] = []
+        layout.update(names)
+        columns: list[Column] = []
         self._widths = {}
         for kind, statistics in self._plan.items():
             if kind in layout:
@@ -211,10 +238,9 @@ class LayerStats(Subscriber):
                 self._widths[kind] = len(statistics) * len(modules)
                 columns += [(f"{kind}_{name}", m, kind) for name, _ in statistics for m in modules]
         self._layout, self._columns = layout, columns
-        every = [t for found in tensors.values() for t in found]
         # float64 data keeps float64 statistics; narrower floats widen exactly to float32
-        dtype = torch.float64 if any(t.dtype == torch.float64 for t in every) else torch.float32
-        device = every[0].device
+        dtype = torch.float64 if any(t.dtype == torch.float64 for t in samples) else torch.float32
+        device = samples[0].device
         self._ring = torch.empty(min(self.every, _CHUNK), len(columns), dtype=dtype, device=device)
         self._blank = torch.full((), math.nan, dtype=dtype, device=device)
         self._filled = 0
@@ -239,79 +265,59 @@ class LayerStats(Subscriber):
         parts = [*self._full, self._ring[: self._filled]]
         self._full, self._filled = [], 0
         values: list[list[float]] = (parts[0] if len(parts) == 1 else torch.cat(parts)).tolist()
-        block = self.blocks[-1] if self.blocks else None
-        if block is None or block.columns is not self._columns:
-            block = _Block(self._columns)
-            self.blocks.append(block)
-        for (step, epoch, present), row in zip(pending, values, strict=True):
-            block.steps.append(step)
-            block.epochs.append(epoch)
-            block.present.append(present)
-            block.values.append(row)
-        if self._file is not None or self.writer is not None:
-            self._write(block, len(pending))
-
-    def _write(self, block: _Block, count: int) -> None:
-        first = len(block.steps) - count
-        for index in range(first, len(block.steps)):
-            step, epoch, present = block.steps[index], block.epochs[index], block.present[index]
-            row = block.values[index]
-            for (topic, module, kind), value in zip(block.columns, row, strict=True):
-                if kind not in present:
-                    continue
-                name = topic if module is None else f"{topic}/{module}"
-                if self._file is not None:
-                    record = {"time": time.time(), "split": "bus", "name": name, "value": value}
-                    record.update(epoch=epoch, step=step, topic=topic, module=module)
-                    self._file.write(json.dumps(record) + "\n")
-                if self.writer is not None:
-                    self.writer.add_scalar(name, value, step)
-        if self._file is not None:
-            self._file.flush()
+        self.history.add(self._columns, pending, values, self._file, self.writer)
 
     # ------------------------------------------------------------ reading back
 
     @property
     def topics(self) -> list[str]:
         """Every topic read so far, in column order."""
-        seen: dict[str, None] = {}
-        for block in self.blocks:
-            seen.update(dict.fromkeys(topic for topic, _, _ in block.columns))
-        return list(seen)
+        return self.history.topics
 
     def series(self, topic: str) -> dict[str | None, tuple[list[int], list[float]]]:
         """``{module: (steps, values)}`` of one topic, from the steps read so far."""
-        result: dict[str | None, tuple[list[int], list[float]]] = {}
-        for block in self.blocks:
-            for column, (name, module, kind) in enumerate(block.columns):
-                if name != topic:
-                    continue
-                module_name = None if module is None else str(module)
-                steps, values = result.setdefault(module_name, ([], []))
-                for step, present, row in zip(
-                    block.steps, block.present, block.values, strict=True
-                ):
-                    if kind in present:
-                        steps.append(step)
-                        values.append(row[column])
-        return result
+        return self.history.series(topic)
 
     @property
     def rows(self) -> list[LogRow]:
         """Every value read so far as :class:`~unitrain.bus.LogRow` (step, then column order)."""
-        rows: list[LogRow] = []
-        for block in self.blocks:
-            for step, epoch, present, values in zip(
-                block.steps, block.epochs, block.present, block.values, strict=True
-            ):
-                for (topic, module, kind), value in zip(block.columns, values, strict=True):
-                    if kind in present:
-                        name = None if module is None else str(module)
-                        rows.append(LogRow(step, epoch, topic, name, value))
-        return rows
+        return self.history.rows
 
     def __repr__(self) -> str:
         return f"LayerStats(stats={self.stats}, every={self.every})"
+
+
+def _make_plan(wanted: Any) -> Plan:
+    if not isinstance(wanted, Mapping) or not wanted:
+        raise ConfigError(
+            f"LayerStats: stats must be a non-empty mapping {{kind: statistics}}, e.g. "
+            f"{{'weights': 'norm2', 'activations': ('mean', 'std')}}; got {wanted!r}"
+        )
+    plan: Plan = {}
+    for kind in sorted(wanted, key=_kind_rank):
+        if kind not in MODULE_KINDS:
+            raise ConfigError(
+                f"LayerStats: {kind!r} is not a module kind of the bus; use one of "
+                f"{list(MODULE_KIND_ORDER)}"
+            )
+        given = wanted[kind]
+        names: tuple[str, ...] = (given,) if isinstance(given, str) else tuple(given)
+        if not names:
+            raise ConfigError(f"LayerStats: no statistic given for {kind!r}")
+        where = f"LayerStats({kind!r})"
+        plan[kind] = tuple((name, batched_statistic(name, where)) for name in names)
+    return plan
+
+
+def _compute(
+    kind: str, statistics: tuple[tuple[str, BatchedStatistic], ...], tensors: list[torch.Tensor]
+) -> list[torch.Tensor]:
+    values: list[torch.Tensor] = []
+    distinct, where = _distinct(tensors) if kind in MODULE_OUTPUT_KINDS else (tensors, None)
+    for _, compute in statistics:
+        once = compute(distinct)
+        values.extend(once if where is None else [once[i] for i in where])
+    return values
 
 
 def _kind_rank(kind: str) -> int:
@@ -322,7 +328,8 @@ def _distinct(tensors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int
     """The tensors without repeats, and where each one's values come from (``None``: no
     repeat). A repeat is the same contiguous memory read as the same dtype, e.g. the output
     of ``nn.Flatten`` and its input: the very elements in the very order, so every
-    statistic of it is the same, bit for bit, and is computed once."""
+    statistic of it is the same, bit for bit, and is computed once. (All are alive at
+    once, held by their messages, so equal addresses are the same memory.)"""
     seen: dict[tuple[int, torch.dtype, int], int] = {}
     where: list[int] = []
     distinct: list[torch.Tensor] = []
