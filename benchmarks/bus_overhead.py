@@ -267,29 +267,33 @@ def paired(kind: str, batches: list[Any], args: argparse.Namespace) -> dict[str,
     return ratios
 
 
-def count_worker(kind: str, first: int, second: int) -> None:
-    """Under callgrind: per variant, a warm-up fit, then fits of ``first`` and ``second``
-    steps, each one counted region (see ``_callgrind``)."""
+def count_worker(kinds: Sequence[str], first: int, second: int) -> None:
+    """Under callgrind: per model and variant, a warm-up fit, then fits of ``first`` and
+    ``second`` steps, each one counted region (see ``_callgrind``)."""
     torch.set_num_threads(1)
-    batches = data(kind, second, "cpu")
-    for variant in COUNTED:
-        make(kind, variant, "cpu").fit(batches[:3])
-        for steps in (first, second):
-            trainer = make(kind, variant, "cpu")
-            region(lambda trainer=trainer, steps=steps: trainer.fit(batches[:steps]))
+    for kind in kinds:
+        batches = data(kind, second, "cpu")
+        for variant in COUNTED:
+            make(kind, variant, "cpu").fit(batches[:3])
+            for steps in (first, second):
+                trainer = make(kind, variant, "cpu")
+                region(lambda trainer=trainer, part=batches[:steps]: trainer.fit(part))
 
 
-def instructions(kind: str, first: int, second: int) -> dict[str, float]:
-    """Instructions per step of each counted variant (``second - first`` steps)."""
-    script = [__file__, "--count-worker", kind, "--instructions", str(first), str(second)]
-    counts = count_regions(script)
-    per_step = {}
-    for index, variant in enumerate(COUNTED):
-        low, high = counts[2 * index], counts[2 * index + 1]
-        per_step[variant] = (high - low) / (second - first)
-    rows = [[v, f"{n / 1e6:.3f} M", n / per_step["bare"]] for v, n in per_step.items()]
-    print_table(f"{kind}: instructions per step (callgrind)", ["case", "Ir", "/ bare"], rows)
-    return per_step
+def instructions(kinds: Sequence[str], first: int, second: int) -> dict[str, dict[str, float]]:
+    """Instructions per step of each counted variant (``second - first`` steps), per model;
+    one process under valgrind for all of them (importing torch there takes minutes)."""
+    script = [__file__, "--count-worker", *kinds, "--instructions", str(first), str(second)]
+    counts = iter(count_regions(script))
+    result: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        per_step = result[kind] = {}
+        for variant in COUNTED:
+            low, high = next(counts), next(counts)
+            per_step[variant] = (high - low) / (second - first)
+        rows = [[v, f"{n / 1e6:.3f} M", n / per_step["bare"]] for v, n in per_step.items()]
+        print_table(f"{kind}: instructions per step (callgrind)", ["case", "Ir", "/ bare"], rows)
+    return result
 
 
 def count_syncs(kind: str, variant: str, batches: list[Any]) -> int:
@@ -334,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         help="also count instructions per step over fits of N1 and N2 steps (valgrind)",
     )  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (CI): numbers only")
-    parser.add_argument("--count-worker", choices=MODELS, help=argparse.SUPPRESS)
+    parser.add_argument("--count-worker", nargs="+", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.count_worker:
         count_worker(args.count_worker, *args.instructions)
@@ -345,6 +349,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     print(f"bus overhead on {args.device}, torch {torch.__version__}, 1 thread, {args.steps} steps")
     values: dict[str, object] = {}
     idle_ratios = []
+    counted = {}
+    if args.instructions and available():
+        counted = instructions(args.models, *args.instructions)
+    elif args.instructions:
+        print("valgrind is not installed: no instruction counts")
     for kind in args.models:
         batches = data(kind, args.steps, args.device)
         if not args.no_fit_level:
@@ -357,14 +366,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         values[f"{kind}_layer_stats_ratio"] = ratios["layer_stats"] / ratios["bare"]
         values[f"{kind}_per_tensor_ratio"] = ratios["per_tensor"] / ratios["bare"]
         values[f"{kind}_paired_noise_floor"] = ratios["raw"]
-        if args.instructions and available():
-            counted = instructions(kind, *args.instructions)
+        if args.instructions:
+            per_step = counted.get(kind, {})
             values[f"{kind}_layer_stats_instructions_ratio"] = (
-                counted["layer_stats"] / counted["bare"]
+                per_step["layer_stats"] / per_step["bare"] if per_step else math.nan
             )
-        elif args.instructions:
-            print("valgrind is not installed: no instruction counts")
-            values[f"{kind}_layer_stats_instructions_ratio"] = math.nan
         if args.device == "cuda":
             bare, syncs = (count_syncs(kind, v, batches) for v in ("bare", "layer_stats"))
             print(

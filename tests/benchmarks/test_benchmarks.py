@@ -172,3 +172,17 @@ def test_checkpoint_stall_smoke_reports_both_modes(
         assert math.isfinite(float(lines[name])) and float(lines[name]) > 0, name
         assert float(lines[name]) == pytest.approx(values[name], rel=1e-4)
     assert values["sync_saves"] == values["async_saves"] == 3
+
+
+def test_bus_overhead_smoke_reports_layer_stats(
+    load: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = load("bus_overhead").main(["--smoke"])
+    lines = _final_lines(capsys.readouterr().out)
+    for model in ("mlp", "cnn"):
+        for name in ("layer_stats_ratio", "per_tensor_ratio", "paired_noise_floor"):
+            assert math.isfinite(float(lines[f"{model}_{name}"])), name
+            assert float(lines[f"{model}_{name}"]) == pytest.approx(
+                values[f"{model}_{name}"], abs=1e-4
+            )
+    assert math.isfinite(float(lines["bus_overhead_ratio"]))

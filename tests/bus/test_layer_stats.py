@@ -369,3 +369,36 @@ def test_a_real_run_through_the_public_api() -> None:
     norms = stats.series("weight_gradients_norm2")
     assert sorted(norms) == ["0", "2", "4"] and all(len(v[1]) == 4 for v in norms.values())
     assert "LayerStats(stats=" in repr(stats)
+
+
+def test_a_reducer_for_a_kind_that_is_not_a_module_output_is_refused() -> None:
+    class Wrong(ub.Subscriber):
+        def output_reducers(self, model: nn.Module) -> dict[str, Any]:
+            return {"weights": lambda index, key, tensor: None}
+
+    trainer = make_trainer(mlp(), max_epochs=1, eval_every_epochs=None)
+    ub.attach(trainer, Wrong("weights"))
+    with pytest.raises(ConfigError, match=r"output_reducers\(\) gave a function for 'weights'"):
+        trainer.fit(tiny_batches())
+
+
+def test_a_plain_subscriber_reduces_outputs_as_they_are_recorded() -> None:
+    # the protocol is the Subscriber's, not LayerStats': any subscriber may use it
+    class Peaks(ub.Subscriber):
+        def __init__(self) -> None:
+            super().__init__()
+            self.peaks: list[tuple[int, str, float]] = []
+
+        def output_reducers(self, model: nn.Module) -> dict[str, Any]:
+            def reduce(index: int, key: ub.ModuleKey, tensor: torch.Tensor) -> None:
+                self.peaks.append((index, key.name, float(tensor.abs().max())))
+
+            return {"layer_gradients": reduce}
+
+    peaks = Peaks()
+    trainer = make_trainer(mlp(), max_epochs=1, eval_every_epochs=None)
+    ub.attach(trainer, peaks)
+    trainer.fit(tiny_batches())
+    # backward reaches the last layer first: five outputs per step, four steps
+    assert [index for index, _, _ in peaks.peaks[:5]] == [4, 3, 2, 1, 0]
+    assert len(peaks.peaks) == 20 and all(peak > 0 for _, _, peak in peaks.peaks)
