@@ -14,7 +14,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from unitrain.bus.subscribers.batched import STATISTICS, batched_statistic, norm_order
+from unitrain.bus.subscribers.batched import (
+    STATISTICS,
+    batched_statistic,
+    norm_order,
+    single_statistic,
+)
 from unitrain.errors import ConfigError
 
 PER_TENSOR = {
@@ -51,15 +56,17 @@ def reference(name: str, tensor: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.filterwarnings("ignore:.*degrees of freedom is <= 0")  # std of one element: nan
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(tensors=layers(), name=st.sampled_from(NAMES))
 def test_batched_equals_per_tensor_bit_for_bit(tensors: list[torch.Tensor], name: str) -> None:
     batched = batched_statistic(name)(tensors)
+    single = single_statistic(name)
     assert len(batched) == len(tensors)
     for value, tensor in zip(batched, tensors, strict=True):
         expected = reference(name, tensor)
-        assert value.shape == () and value.dtype == expected.dtype
-        assert torch.equal(value, expected) or (value.isnan() and expected.isnan())
+        for got in (value, single(tensor)):
+            assert got.shape == () and got.dtype == expected.dtype
+            assert torch.equal(got, expected) or (got.isnan() and expected.isnan())
 
 
 def test_every_documented_statistic_is_known() -> None:
@@ -71,5 +78,6 @@ def test_every_documented_statistic_is_known() -> None:
 
 @pytest.mark.parametrize("name", ["median", "norm", "norm-1", "norm0", "Norm2", ""])
 def test_unknown_statistics_are_refused(name: str) -> None:
-    with pytest.raises(ConfigError, match=r"where: unknown statistic"):
-        batched_statistic(name, "where")
+    for make in (batched_statistic, single_statistic):
+        with pytest.raises(ConfigError, match=r"where: unknown statistic"):
+            make(name, "where")

@@ -6,7 +6,8 @@ one 0-dim tensor per layer. Norms and maxima use the fused multi-tensor kernels
 layer; on CPU one call whose per-tensor loop runs in C++ and gives the very values of
 ``t.norm(p)`` / ``t.max()`` (tested bit for bit). PyTorch has no multi-tensor sum, mean,
 minimum or variance, so those are a loop of the per-tensor reduction (identical values by
-construction), still on the device and without a host sync.
+construction), still on the device and without a host sync. ``single_statistic(name)``
+is the same statistic of one tensor, for reductions made one output at a time.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ import torch
 
 from unitrain.errors import ConfigError
 
-__all__ = ["STATISTICS", "BatchedStatistic", "batched_statistic", "norm_order"]
+__all__ = [
+    "STATISTICS",
+    "BatchedStatistic",
+    "SingleStatistic",
+    "batched_statistic",
+    "norm_order",
+    "single_statistic",
+]
 
 BatchedStatistic = Callable[[list[torch.Tensor]], Sequence[torch.Tensor]]
+SingleStatistic = Callable[[torch.Tensor], torch.Tensor]
 
 STATISTICS = ("max", "mean", "min", "norm<p>", "std", "sum", "variance")
 """The statistic names :func:`batched_statistic` knows (``norm<p>``: ``norm1``, ``norm2``,
@@ -63,6 +72,23 @@ def _looped(reduce: Callable[[torch.Tensor], torch.Tensor]) -> BatchedStatistic:
         return [reduce(t) for t in tensors]
 
     return compute
+
+
+def single_statistic(name: str, where: str = "LayerStats") -> SingleStatistic:
+    """The same statistic of one tensor (for reductions made one output at a time, where a
+    one-element multi-tensor call would only add its overhead); the same values."""
+    batched_statistic(name, where)  # the same check, the same error
+    if name == "max":
+        return torch.max
+    if name in _LOOPED:
+        return _LOOPED[name]
+    p = norm_order(name)
+    assert p is not None
+
+    def norm(tensor: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(tensor, p)
+
+    return norm
 
 
 def batched_statistic(name: str, where: str = "LayerStats") -> BatchedStatistic:

@@ -46,7 +46,11 @@ from unitrain.bus.kinds import MODULE_KIND_ORDER, MODULE_KINDS, MODULE_OUTPUT_KI
 from unitrain.bus.log import LogRow
 from unitrain.bus.messages import Message, ModuleKey
 from unitrain.bus.subscriber import OutputReducer, Subscriber
-from unitrain.bus.subscribers.batched import BatchedStatistic, batched_statistic
+from unitrain.bus.subscribers.batched import (
+    BatchedStatistic,
+    batched_statistic,
+    single_statistic,
+)
 from unitrain.bus.subscribers.layer_history import Column, LayerHistory
 from unitrain.bus.subscription import Subscription
 from unitrain.errors import ConfigError
@@ -138,12 +142,12 @@ class LayerStats(Subscriber):
         return {kind: self._reducer(kind) for kind in kinds}
 
     def _reducer(self, kind: str) -> OutputReducer:
-        statistics = [compute for _, compute in self._plan[kind]]
+        statistics = [single_statistic(name) for name, _ in self._plan[kind]]
         slots = self._early[kind]
 
         def reduce(index: int, key: ModuleKey, tensor: torch.Tensor) -> None:
-            data = [_float(tensor, kind)]
-            slots[index] = (key, [compute(data)[0] for compute in statistics])
+            data = tensor if tensor.is_floating_point() else _float(tensor, kind)
+            slots[index] = (key, [compute(data) for compute in statistics])
 
         return reduce
 
