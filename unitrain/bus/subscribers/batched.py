@@ -86,7 +86,8 @@ def single_statistic(name: str, where: str = "LayerStats") -> SingleStatistic:
     assert p is not None
 
     def norm(tensor: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.vector_norm(tensor, p)
+        value: torch.Tensor = torch.linalg.vector_norm(tensor, p)
+        return value
 
     return norm
 
