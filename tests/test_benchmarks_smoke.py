@@ -1,13 +1,16 @@
 """Every benchmark script has a ``--smoke`` mode, and ``benchmarks/smoke.py`` runs them all.
 
 The smoke runs themselves are not part of this suite (together they take minutes: CI runs
-``python benchmarks/smoke.py`` after the tests). Here: each script's ``--help`` lists the
-flag (cheap: argparse answers before any benchmark runs), and the runner finds, runs,
-times out and reports scripts correctly, checked on small scripts written for the test.
+``python benchmarks/smoke.py`` after the tests). Here: each script declares the flag (read
+from its source: running eight ``--help`` side by side, each importing torch, took a minute
+on a loaded machine; one real ``--help`` checks the declared flag is the parsed one), and
+the runner finds, runs, times out and reports scripts correctly, checked on small scripts
+written for the test.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import subprocess
@@ -30,26 +33,15 @@ PENDING = {"dispatch.py", "bus_overhead.py"}
 strictly, so that once that branch lands this set must be emptied."""
 
 
-@pytest.fixture(scope="module")
-def helps() -> dict[str, str]:
-    """``python <script> --help`` of every script, run side by side (each imports torch)."""
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    children = {
-        name: subprocess.Popen(
-            [sys.executable, str(BENCHMARKS / name), "--help"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=environment,
-        )
-        for name in SCRIPTS
-    }
-    found = {}
-    for name, child in children.items():
-        output, _ = child.communicate(timeout=300)
-        assert child.returncode == 0, f"{name} --help failed:\n{output}"
-        found[name] = output
-    return found
+def _declares_smoke(path: Path) -> bool:
+    """The script calls ``<parser>.add_argument("--smoke", ...)``."""
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "add_argument"
+        and any(isinstance(a, ast.Constant) and a.value == "--smoke" for a in node.args)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,8 +56,22 @@ def helps() -> dict[str, str]:
         for name in SCRIPTS
     ],
 )
-def test_every_benchmark_script_has_a_smoke_flag(name: str, helps: dict[str, str]) -> None:
-    assert "--smoke" in helps[name], f"benchmarks/{name} --help does not list --smoke"
+def test_every_benchmark_script_has_a_smoke_flag(name: str) -> None:
+    assert _declares_smoke(BENCHMARKS / name), f"benchmarks/{name} has no --smoke argument"
+
+
+def test_a_script_lists_the_flag_in_its_help() -> None:
+    """One real ``--help``: the declared flag is the one the script's parser reads."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "gpu.py"), "--help"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=True,
+    )
+    assert "--smoke" in finished.stdout
 
 
 @pytest.fixture
