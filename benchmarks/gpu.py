@@ -11,7 +11,9 @@ skipped with its reason):
   **noise floor** (the raw loop paired with itself); on CUDA wall time with a synchronize
   around each raw epoch, on CPU the process's CPU time (``--clock``);
 - **peak memory** (CUDA): ``torch.cuda.max_memory_allocated`` of one fit, the peak
-  statistics reset before each case; on CPU not measured (``realistic.py`` measures peak RSS);
+  statistics reset and the cache emptied before each case, nothing of the other case left
+  on the device (the pre-made batches count in both); on CPU not measured
+  (``realistic.py`` measures peak RSS);
 - **host syncs per step**: synchronizing CUDA calls (sync-debug warnings; CUDA only) and
   host reads of tensor values (``.item()`` and the like; any device), each per step as the
   difference between fits of ``n`` and ``2n`` batches (see ``_precision``).
@@ -228,12 +230,14 @@ def bench(setup: Setup, args: Any, checked: Checked) -> dict[str, float]:
     }
 
     epochs = args.epochs[1]
-    reference = raw(batches, epochs, None)
+    # kept on the CPU: on the device it would sit inside both cases' peaks
+    reference = raw(batches, epochs, None).cpu()
     if device.type == "cuda":
         peaks = {}
         for name, run in runs.items():
             peaks[name], model = peak_mib(lambda r=run: r(batches, epochs, None), device)
             checked.equal(f"{name} (peak memory run)", model, reference)
+            del model  # freed before the next case's peak is measured
         values["peak_mib_raw"], values["peak_mib_unitrain"] = peaks["raw loop"], peaks["unitrain"]
         values["peak_memory_ratio"] = peaks["unitrain"] / peaks["raw loop"]
     else:
