@@ -15,8 +15,9 @@ creating the scaler, the first batch's checks) cancels:
 - ``cuda_syncs`` (CUDA only): ``torch.cuda.set_sync_debug_mode("warn")`` makes every
   synchronizing CUDA call (a device-to-host copy, ``.item()``, a stream or device
   synchronize, a copy from pageable host memory) raise a warning; we record the warnings
-  and count those that say "synchronizing". This is the authoritative count: it is the
-  CUDA runtime's own view.
+  and count those that say "synchronizing". This is the authoritative count: torch's own
+  check at the places it synchronizes (experimental in torch, and torch.distributed and
+  sparse ops are not covered, neither of which these benchmarks use).
 - ``host_reads`` (any device): calls of ``aten._local_scalar_dense``, the op behind
   ``.item()``, ``bool(t)``, ``float(t)`` and ``int(t)``, seen by a ``TorchDispatchMode``.
   Each is a sync on a GPU; on CPU nothing waits, but the same reads are made, so this count

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,27 @@ def test_host_reads_are_counted_per_step(load: Any) -> None:
 
         assert precision.per_step(count, 4) == reads
     assert precision.count_host_reads(lambda: fit(2, 1)) == 3
+
+
+def test_sync_warnings_are_counted_each_time_and_the_mode_restored(
+    load: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CUDA counter's bookkeeping, with torch's sync-debug switch stood in for: every
+    sync warning counts (also repeats from one line), other warnings do not, and the mode
+    is set to "warn" only while the run runs."""
+    precision = load("_precision")
+    modes: list[object] = [0]
+    monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: modes[-1])
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", modes.append)
+
+    def run() -> None:
+        assert modes[-1] == "warn"
+        for _ in range(3):
+            warnings.warn("called a synchronizing CUDA operation", UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+
+    assert precision.count_cuda_syncs(run) == 3
+    assert modes == [0, "warn", 0]
 
 
 def test_the_raw_recipe_matches_the_mixed_precision_plugin(load: Any) -> None:
