@@ -22,6 +22,7 @@ from unitrain.core.metrics import IDatasetMetric
 from unitrain.core.result import StepResult
 from unitrain.core.stateful_metric import StatefulMetric, is_stateful_metric
 from unitrain.errors import ConfigError, StageError
+from unitrain.tasks.compiling import CompileOption, check_compile_option, compile_forward
 
 __all__ = [
     "REWEIGHT",
@@ -68,9 +69,11 @@ class TaskBase:
         optimizer: torch.optim.Optimizer | OptimizerFactory | None = None,
         scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
         regularizer_reweight: float = 1.0,
+        compile: CompileOption = False,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(f"Task(model=...): expected a torch.nn.Module, got {type(model)!r}")
+        options = check_compile_option(compile)
         if loss is not None and losses is not None:
             raise ConfigError("Task: give loss= (one loss) or losses= (named losses), not both")
         if optimizer is not None and not (
@@ -90,6 +93,11 @@ class TaskBase:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.regularizer_reweight = regularizer_reweight
+        #: the ``torch.compile`` keyword arguments the model's forward was compiled with
+        #: (``None``: not compiled); see :mod:`unitrain.tasks.compiling`
+        self.compile_options = options
+        if options is not None:  # last: a refused task leaves the user's module untouched
+            compile_forward(model, options)
 
     # ------------------------------------------------------------ overridable steps
 
