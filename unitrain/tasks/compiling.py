@@ -15,6 +15,11 @@ nothing is captured). Why not ``torch.compile(model)``: it returns a wrapper who
 the module its checkpoints describe. Compiling the bound ``forward`` captures the whole
 forward of any module, ``nn.Sequential`` included.
 
+``torch.compile`` checks the options when the task is made; the code is compiled at the
+first call, and again whenever torch's guards ask for it: the first evaluation
+(``no_grad``) compiles an inference graph, and a batch of another shape can compile a
+dynamic-shape one.
+
 Only the model is compiled. The loss and the optimizer step could be compiled too (each
 works on CPU), but on the benchmark CNN each made a step slower, not faster (see
 ``docs/performance.md``); a task that wants them compiled overrides its stages.
