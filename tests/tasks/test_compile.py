@@ -138,6 +138,14 @@ def test_an_already_compiled_model_is_refused(compiled: Any, how: str) -> None:
         make_task(model, compile=True)
 
 
+def test_a_model_compiled_by_the_user_still_trains_with_the_wrappers_keys() -> None:
+    # what compile= avoids: torch.compile(model) is a wrapper with "_orig_mod." keys
+    wrapped = torch.compile(mlp(), backend="eager")
+    task = make_task(wrapped, compile=False)
+    assert task.model is wrapped
+    assert list(task.model.state_dict())[0] == "_orig_mod.0.weight"
+
+
 def test_compiling_twice_is_refused() -> None:
     model = mlp()
     make_task(model)

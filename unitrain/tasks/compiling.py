@@ -3,9 +3,12 @@
 The module stays the user's module: only its ``forward`` is replaced, on the instance, by a
 :class:`CompiledForward`. So ``task.model`` is the module that was passed in, its
 ``state_dict`` keys carry no ``_orig_mod.`` prefix (checkpoints load into an uncompiled
-module and back), DDP and FSDP wrap it as they would any module, and a step that calls
-``self.model(x)`` anywhere (an overridden ``forward``, evaluation, prediction, the user's
-own code after training) goes through the compiled code.
+module and back), DDP wraps it as it would any module (its gradient hooks are on the
+parameters, outside the compiled graph; FSDP2 with a compiled task was not tried), and a
+step that calls ``self.model(x)`` anywhere (an overridden ``forward``, evaluation,
+prediction, the user's own code after training) goes through the compiled code. A model
+given already compiled (``Task(torch.compile(model))``) trains as before, with the
+wrapper's ``_orig_mod.`` keys in its checkpoints; ``compile=`` is the way to keep them.
 
 Why not ``nn.Module.compile()``, which also compiles in place: it compiles the module's
 ``__call__``, whose frame is in ``torch.nn`` and is skipped by TorchDynamo, so a model made
