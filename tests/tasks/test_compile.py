@@ -143,7 +143,7 @@ def test_a_model_compiled_by_the_user_still_trains_with_the_wrappers_keys() -> N
     wrapped = torch.compile(mlp(), backend="eager")
     task = make_task(wrapped, compile=False)
     assert task.model is wrapped
-    assert list(task.model.state_dict())[0] == "_orig_mod.0.weight"
+    assert all(key.startswith("_orig_mod.") for key in task.model.state_dict())
 
 
 def test_compiling_twice_is_refused() -> None:
