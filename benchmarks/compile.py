@@ -21,7 +21,8 @@ weights are checked bit for bit against a hand-written loop over the same forwar
 compiled run against the loop with the same ``torch.compile``'d forward); compiled and eager
 weights differ by float rounding (inductor sums a bias gradient in its own order), printed
 as ``max_abs_diff_vs_eager``. ``--smoke`` runs a few steps and prints the same lines,
-checking nothing (``weights_checked=false``). Run: ``python benchmarks/compile.py``.
+checking nothing (``weights_checked=false``), with inductor's disk caches on
+(``benchmarks/smoke.py`` runs it in CI). Run: ``python benchmarks/compile.py``.
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     if args.smoke:
         args.repeats, args.steps, args.batch, args.epochs = 1, 2, 8, (1, 2)
+        args.cached = True  # CI runs it every time: reuse what an earlier run compiled
     single_thread()
     batches = image_batches(args.steps, args.batch, args.seed, torch.device("cpu"))
     print(
