@@ -60,7 +60,7 @@ def test_report_has_every_expected_plot(tmp_path):
     html = page.read_text()
     assert set(re.findall(r'<figure id="([^"]+)">', html)) == expected
     assert html.count("data:image/png;base64,") == len(expected)  # self-contained
-    assert "update:weight ratio" in html and "COMPLETED" in html
+    assert "Update:weight ratio" in html and "COMPLETED" in html
     assert "http://" not in html and "https://" not in html  # nothing fetched from a network
 
 
@@ -116,4 +116,4 @@ def test_bus_log_records_become_heatmaps(tmp_path):
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     page = write_report(run)
     assert (page.parent / "heatmap-weight_gradients_norm2.png").is_file()
-    assert "gradient norm per layer (log10): weight_gradients_norm2" in page.read_text()
+    assert "Gradient norm per layer: weight_gradients_norm2" in page.read_text()

@@ -9,7 +9,9 @@ with ``add_scalar`` / ``add_histogram_raw``).
 The file uses the records of :class:`unitrain.plugins.metrics_log.MetricsLog`
 (``time, split, name, value, epoch, step``; here ``split`` is ``"bus"``, ``name`` is
 ``topic/module`` and ``step`` counts training batches) plus ``topic`` and ``module``, so
-``path=`` may be the metrics log's own file (both append and flush whole lines).
+``path=`` may be the metrics log's own file (both append and flush whole lines). When the
+fit starts, one record ``{"time", "split": "bus", "modules": {name: class name}}`` names the
+model's modules (the report labels its heatmap rows with them).
 """
 
 from __future__ import annotations
@@ -91,6 +93,12 @@ class BusLog(Subscriber):
         if self.path is not None and self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
+            if state.model is not None:
+                # one record naming each module's class, so that a report labels the rows
+                # of its heatmaps "0 (Linear)", not just "0"
+                modules = {n: type(m).__name__ for n, m in state.model.named_modules() if n}
+                record = {"time": time.time(), "split": "bus", "modules": modules}
+                self._file.write(json.dumps(record) + "\n")
 
     def on_bus_bundles(self, state: State, bundles: StepBundles) -> None:
         if self.topics is None:

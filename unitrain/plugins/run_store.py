@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from unitrain.core.keys import PLUGINS
 from unitrain.core.stash import StashKey
 from unitrain.errors import ConfigError, RunError, UnitrainWarning
+from unitrain.runs.describe import describe_fit
 from unitrain.runs.lock import RunLock
 from unitrain.runs.metrics import MetricsWriter
 from unitrain.runs.names import check_name, name_problem
@@ -184,8 +186,13 @@ class RunStore:
                     self.experiment_dir,
                     self.run.path,
                 )
-        # deterministic mode and the seed_everything seed, as this fit runs with them
-        self.run.update(deterministic=torch.are_deterministic_algorithms_enabled(), seed=_seed())
+        # deterministic mode, the seed_everything seed, the plugins, monitored metrics and
+        # hyperparameters, as this fit runs with them (a resumed fit may differ: rewritten)
+        self.run.update(
+            deterministic=torch.are_deterministic_algorithms_enabled(),
+            seed=_seed(),
+            **describe_fit(state, state.stash.get(PLUGINS)),
+        )
         self.writer = MetricsWriter(self.run.metrics_jsonl)
         self.writer.open(truncate_to=offset)
         state.stash[RUN_DIR] = self.run
