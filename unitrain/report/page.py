@@ -44,7 +44,7 @@ figcaption, .note, .generated { color: #555; font-size: 0.9em; }
           vertical-align: -0.1em; margin-right: 0.3em; }
 .legend { display: flex; flex-wrap: wrap; gap: 0.4em 1.2em; margin: 0.5em 0; }
 .winner { font-weight: 700; }
-section.run { border-top: 3px solid var(--run-colour); margin-top: 2.5em; }
+section.run { border-top: 1px solid #ccc; margin-top: 2.5em; }
 """
 
 # Checks in the browser that every figure decoded; a test reads the verdict from the DOM.

@@ -23,6 +23,7 @@ _STAT_TITLES = {
     "update_ratio": "Update:weight ratio per layer",
 }
 _SMOOTHING = 0.9
+_ROWS_NAMED = 40  # a heatmap's caption names this many rows (the image names them all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,7 @@ def _heatmap(plt: Any, stat: str, layers: dict[str, Series], modules: Mapping[st
     for row, layer in enumerate(names):
         for step, value in zip(layers[layer].steps, layers[layer].values, strict=True):
             grid[row][column[step]] = math.log10(value) if value > 0 else math.nan
-    height = min(1.2 + 0.28 * len(names), 12)
+    height = min(1.2 + 0.22 * len(names), 60)  # a readable row per module, up to ~270
     figure, axes = plt.subplots(figsize=(8, height), dpi=100)
     image = axes.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis")
     axes.set_yticks(range(len(names)), labels=heatmap_rows(names, modules), fontsize="small")
@@ -201,12 +202,17 @@ def _heatmap(plt: Any, stat: str, layers: dict[str, Series], modules: Mapping[st
     axes.set_ylabel("module")
     figure.colorbar(image, ax=axes, label=f"log10 {stat}")
     title = _heatmap_title(stat)
+    rows = heatmap_rows(names, modules)
     caption = (
         "One row per module, one column per logged step; colour is log10 of the value "
         "(blank: not logged or not positive)."
     )
     if "ratio" in stat and "update" in stat:
         caption += " About -3 is the usual healthy update ratio."
+    shown = ", ".join(rows[:_ROWS_NAMED]) + (
+        f" and {len(rows) - _ROWS_NAMED} more" if len(rows) > _ROWS_NAMED else ""
+    )
+    caption += f" Rows, top to bottom: {shown}."
     return _finish(plt, figure, f"heatmap-{_stem(stat)}", title, caption)
 
 

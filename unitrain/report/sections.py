@@ -75,9 +75,13 @@ def run_details(run: ReportRun) -> str:
 
 def config_differences(runs: Sequence[ReportRun]) -> str:
     """Config and hyperparameter keys whose values are not the same in every run."""
-    flats = [{**_flat(r.info.get("config")), **_flat(_hyper(r.info), "hp")} for r in runs]
+    flats = [_flat(r.info.get("config")) | _flat(_hyper(r.info), "hyperparameters") for r in runs]
     keys = sorted({key for flat in flats for key in flat})
-    differ = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flats}) > 1]
+
+    def shown(flat: dict[str, Any], key: str) -> str:  # absent differs from a recorded None
+        return json.dumps(flat[key], default=str) if key in flat else "\0absent"
+
+    differ = [k for k in keys if len({shown(f, k) for f in flats}) > 1]
     if not differ:
         return '<p class="note" id="config-differences">Every recorded setting is the same.</p>'
     head = "<th>setting</th>" + "".join(f"<th>{swatch(r)} {_e(r.label)}</th>" for r in runs)
