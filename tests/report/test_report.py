@@ -62,6 +62,9 @@ def test_report_has_every_expected_plot(tmp_path):
     assert html.count("data:image/png;base64,") == len(expected)  # self-contained
     assert "Update:weight ratio" in html and "COMPLETED" in html
     assert "http://" not in html and "https://" not in html  # nothing fetched from a network
+    # an older run.json (no versions, git, config, plugins...) still renders, saying so
+    for title in ("Code", "Versions", "Config", "Hyperparameters", "Model", "Plugins"):
+        assert "not recorded" in html.split(f"<h3>{title}")[1].split("<h3>")[0], title
 
 
 def test_not_a_run_folder_is_a_clear_error(tmp_path):
