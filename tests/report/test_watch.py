@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from unitrain.cli import main
 from unitrain.errors import ConfigError
 from unitrain.report import watch_report
 
@@ -74,9 +75,13 @@ def test_it_rewrites_on_change_and_stops_when_the_run_ends(tmp_path: Path) -> No
     assert "http-equiv" not in last and "final: the page does not reload" in last
 
 
-def test_a_bad_interval_is_refused(tmp_path: Path) -> None:
+def test_a_bad_interval_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = live_run(tmp_path / "run")
     with pytest.raises(ConfigError, match="--interval must be > 0"):
-        watch_report([live_run(tmp_path / "run")], interval=0)
+        watch_report([run], interval=0)
+    assert main(["report", "--watch", str(run), "--interval", "-1"]) == 2
+    assert "--interval must be > 0, got -1.0" in capsys.readouterr().err
+    assert not (run / "report").exists()  # refused before anything was written
 
 
 class Lines:
