@@ -73,3 +73,18 @@ def test_run_colours_stay_distinct():
     assert len(set(colours)) == 200 and all(len(c) == 7 and c[0] == "#" for c in colours)
     with pytest.raises(ValueError, match="index must be >= 0"):
         run_colour(-1)
+
+
+def test_a_run_with_a_lock_is_live_while_the_lock_is_held(tmp_path):
+    from unitrain.runs.lock import RunLock
+
+    run = run_folder(tmp_path / "locked", 1.0, status="RUNNING", heartbeat=1.0)
+    lock = RunLock(run)
+    lock.acquire()
+    try:
+        (source,) = find_sources([run])
+        assert is_live(source)  # an old heartbeat does not matter while the lock is held
+    finally:
+        lock.release()
+    assert not is_live(source)  # status RUNNING, nobody holds the lock: crashed, not live
+    assert load_runs([source])[0].status == "CRASHED"
