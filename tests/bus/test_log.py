@@ -43,10 +43,13 @@ def test_log_reads_values_every_n_steps_and_writes_file_and_writer(tmp_path: Pat
     # plugin looks before the step's delivery), and the rest at the end of the fit
     assert sizes == [0, 0, 0, 9, 9, 9, 18, 18]
     assert len(log.rows) == 24
-    header, *lines = (json.loads(s) for s in (tmp_path / "bus.jsonl").read_text().splitlines())
-    # the first record names the modules' classes (the report's heatmap rows)
-    assert header["split"] == "bus"
-    assert header["modules"] == {"0": "Linear", "1": "ReLU", "2": "Linear"}
+    lines = [json.loads(line) for line in (tmp_path / "bus.jsonl").read_text().splitlines()]
+    # a module's record names its class (the report's heatmap rows); the loss has no module
+    assert {(r["module"], r.get("module_class")) for r in lines} == {
+        ("0", "Linear"),
+        ("2", "Linear"),
+        (None, None),
+    }
     assert len(lines) == 24 and {"time", "split", "name", "value", "epoch", "step"} <= set(lines[0])
     assert lines[1]["name"] == "weights_norm2/0" and lines[1]["split"] == "bus"
     first = next(row for row in log.rows if row.topic == "weights_norm2")

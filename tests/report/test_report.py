@@ -113,10 +113,14 @@ def test_bus_log_records_become_heatmaps(tmp_path):
     run.mkdir()
     rows = [
         {"split": "bus", "name": f"weight_gradients_norm2/{layer}", "value": 0.5, "step": step}
+        | {"module": layer, "module_class": kind}
         for step in range(3)
-        for layer in ("0", "2")
+        for layer, kind in (("0", "Linear"), ("2", "Conv2d"))
     ]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     page = write_report(run)
     assert (page.parent / "heatmap-weight_gradients_norm2.png").is_file()
-    assert "Gradient norm per layer: weight_gradients_norm2" in page.read_text()
+    assert read_metrics(run / "metrics.jsonl").modules == {"0": "Linear", "2": "Conv2d"}
+    html = page.read_text()
+    assert "Gradient norm per layer: weight_gradients_norm2" in html
+    assert "Rows, top to bottom: 0 (Linear), 2 (Conv2d)." in html  # named, not 0, 2

@@ -7,8 +7,8 @@ Two record shapes are accepted, one JSON object per line:
 
 Names of the form ``<stat>/<layer>`` (``grad_norm/fc1.weight``, ``update_ratio/fc1.weight``)
 are per-layer statistics, drawn as heatmaps of layers × steps. ``lr`` and ``lr/<i>`` are
-learning rates. A record with ``modules`` (``{name: class name}``, written by ``BusLog``)
-names the classes of those layers. A torn last line (a run killed mid-write) is skipped.
+learning rates. ``module`` and ``module_class`` of a record (written by ``BusLog``) name
+the class of a layer. A torn last line (a run killed mid-write) is skipped.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Metrics:
 
     series: dict[str, dict[str, Series]] = field(default_factory=dict)
     layers: dict[str, dict[str, Series]] = field(default_factory=dict)
-    modules: dict[str, str] = field(default_factory=dict)  # module name -> class, from BusLog
+    modules: dict[str, str] = field(default_factory=dict)  # module -> class, from BusLog
 
     def add(self, split: str, name: str, step: int, value: float, epoch: int = 0) -> None:
         """Add one point, sorting per-layer statistics from plain values."""
@@ -89,9 +89,9 @@ def read_metrics(path: Path) -> Metrics:
         for record in _records(lines):
             split = str(record.get("split", "train"))
             step, epoch = _int(record.get("step")), _int(record.get("epoch"))
-            modules = record.get("modules")
-            if isinstance(modules, dict):  # BusLog's record of the model's module classes
-                metrics.modules.update({str(k): str(v) for k, v in modules.items()})
+            module, kind = record.get("module"), record.get("module_class")
+            if isinstance(module, str) and isinstance(kind, str):  # BusLog names the class
+                metrics.modules[module] = kind
             if "name" in record and "value" in record:
                 _add(metrics, split, str(record["name"]), step, epoch, record["value"])
                 continue
