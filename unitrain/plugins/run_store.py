@@ -3,8 +3,9 @@
 See :mod:`unitrain.runs.store` for the layout. On ``fit`` it creates
 ``<root>/<experiment>/<timestamp>-<id>`` (or reopens the run a resumed checkpoint belongs to,
 counting a restart), keeps ``run.json`` current (status RUNNING → COMPLETED / FAILED /
-INTERRUPTED, a heartbeat, the best value of ``monitor``) and appends to ``metrics.jsonl``
-the training loss every ``log_every_n_steps`` optimizer steps and every evaluation's values.
+INTERRUPTED, a heartbeat, the best value of ``monitor``; when a fit starts, its plugins,
+monitored metrics, hyperparameters and model: :mod:`unitrain.runs.describe`) and appends to
+``metrics.jsonl`` the training loss every ``log_every_n_steps`` optimizer steps and every evaluation's values.
 Its own state (metrics offset, best value) goes into each checkpoint, so a resume truncates
 metrics.jsonl to what the checkpoint had seen.
 

@@ -3,7 +3,9 @@
 Layout of one run (``root`` defaults to ``runs``)::
 
     <root>/<experiment>/<YYYYmmdd-HHMMSS>-<6 hex>/
-        run.json        status, heartbeat, restarts, config, git, versions, host, best metric
+        run.json        status, heartbeat, restarts, config, git, versions, host, best metric;
+                        the run store adds plugins, monitors, hyperparameters, model
+                        (:mod:`unitrain.runs.describe`)
         metrics.jsonl   one JSON object per logged record: {"step", "epoch", "split", ...values}
         checkpoints/    step-000000123/ directories (see :mod:`unitrain.runs.checkpoint`), latest
         artifacts/      anything else a plugin wants to keep (plots, exported models)
