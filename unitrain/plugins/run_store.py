@@ -5,9 +5,9 @@ See :mod:`unitrain.runs.store` for the layout. On ``fit`` it creates
 counting a restart), keeps ``run.json`` current (status RUNNING → COMPLETED / FAILED /
 INTERRUPTED, a heartbeat, the best value of ``monitor``; when a fit starts, its plugins,
 monitored metrics, hyperparameters and model: :mod:`unitrain.runs.describe`) and appends to
-``metrics.jsonl`` the training loss every ``log_every_n_steps`` optimizer steps and every evaluation's values.
-Its own state (metrics offset, best value) goes into each checkpoint, so a resume truncates
-metrics.jsonl to what the checkpoint had seen.
+``metrics.jsonl`` the training loss every ``log_every_n_steps`` optimizer steps and every
+evaluation's values. Its own state (metrics offset, best value) goes into each checkpoint, so
+a resume truncates metrics.jsonl to what the checkpoint had seen.
 
 **Ownership.** The run lives where ``root`` and ``experiment`` say, never where a file says:
 a resumed checkpoint reopens its run only when it sits in ``<root>/<experiment>/<id>/
