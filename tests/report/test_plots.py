@@ -88,3 +88,14 @@ def test_a_comparison_draws_each_run_in_its_colour():
     train = pixels(figures["compare-loss-train"].png)
     assert count(train, run_colour(0)) > 50
     assert count(train, run_colour(1)) == 0  # run b has no training loss: not drawn
+
+
+def test_each_split_of_one_run_has_its_own_colour():
+    metrics = Metrics()
+    for step in range(40):  # > 20 training values: drawn raw and smoothed
+        metrics.add("test", "loss", step, 3 / (step + 1))
+        metrics.add("train", "loss", step, 2 / (step + 1))
+    (figure,) = draw_run(metrics)
+    image = pixels(figure.png)
+    # test is drawn in C0, train (raw faint, smoothed solid) in C1: train never borrows C0
+    assert count(image, run_colour(0)) > 50 and count(image, run_colour(1)) > 50

@@ -141,14 +141,16 @@ def _curves(
 ) -> Figure:
     figure, axes = plt.subplots(figsize=(7, 3.6), dpi=100)
     smoothed = False
-    for split, series in sorted(splits.items()):
+    for index, (split, series) in enumerate(sorted(splits.items())):
+        colour = f"C{index % 10}"  # one per split: raw and smoothed training share theirs
         marker = "o" if len(series.steps) <= 30 else None
         if split == "train" and len(series.values) > 20:
             smoothed = True
-            axes.plot(series.steps, series.values, alpha=0.3, color="C0", label="train (raw)")
-            axes.plot(series.steps, _smooth(series.values), color="C0", label="train (smoothed)")
+            axes.plot(series.steps, series.values, alpha=0.3, color=colour, label="train (raw)")
+            axes.plot(series.steps, _smooth(series.values), color=colour, label="train (smoothed)")
         else:
-            axes.plot(series.steps, series.values, marker=marker, markersize=3, label=split)
+            style = {"marker": marker, "markersize": 3}
+            axes.plot(series.steps, series.values, color=colour, label=split, **style)
     axes.set_xlabel("global step")
     axes.set_ylabel(name)
     axes.grid(alpha=0.3)
