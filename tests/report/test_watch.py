@@ -162,3 +162,38 @@ def test_a_real_watch_ends_by_itself_when_the_run_completes(tmp_path: Path) -> N
     finally:
         stop(process, lines)
     assert "http-equiv" not in (run / "report" / "index.html").read_text()
+
+
+def test_a_watch_follows_a_real_training_process_to_its_end(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    script = Path(__file__).with_name("slow_fit_script.py")
+    fit = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path), "60", "0.1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("slow/*/run.json")) and time.monotonic() < deadline:
+            assert fit.poll() is None, fit.communicate()[1]
+            time.sleep(0.1)
+        (run,) = (p.parent for p in tmp_path.glob("slow/*/run.json"))
+        process, lines = start_watch(run)
+        try:
+            assert "live" in lines.wait_for("(#1, ")  # RUNNING and its lock is held
+            (tmp_path / "go").touch()  # the fit goes on
+            lines.wait_for("(#2, live")  # rewritten as the training process logs
+            assert process.wait(timeout=120) == 0  # it ends by itself with the run
+            lines.wait_for(", final, the runs have ended)")
+        finally:
+            stop(process, lines)
+        assert fit.wait(timeout=60) == 0
+    finally:
+        if fit.poll() is None:
+            fit.kill()
+        fit.communicate()
+    html = (run / "report" / "index.html").read_text()
+    assert "COMPLETED" in html and "http-equiv" not in html
+    assert 'id="loss"' in html and "<th>val/loss</th>" in html
