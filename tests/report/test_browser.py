@@ -12,7 +12,14 @@ import pytest
 from unitrain.report import write_report
 from unitrain.report.colours import run_colour
 
-from ._chromium import count, distinct_colours, dump_dom, needs_chromium, screenshot
+from ._chromium import (
+    count,
+    count_loads,
+    distinct_colours,
+    dump_dom,
+    needs_chromium,
+    screenshot,
+)
 from ._runs import train_run
 
 pytest.importorskip("matplotlib")
@@ -84,3 +91,11 @@ def test_the_comparison_page_of_two_real_runs(tmp_path: Path) -> None:
     # both runs' colours drawn over far more than the legend's few swatches: the chart lines
     # (measured: about 1200 pixels each without the charts, 4200 with them)
     assert count(pixels, run_colour(0)) > 2500 and count(pixels, run_colour(1)) > 2500
+
+
+def test_a_live_page_reloads_itself_from_file_and_a_final_one_does_not(tmp_path: Path) -> None:
+    run = train_run(tmp_path, lr=0.1)
+    live = write_report(run, tmp_path / "live", refresh=1)
+    final = write_report(run, tmp_path / "final")
+    assert count_loads(live, 3.5, tmp_path) >= 2  # <meta http-equiv="refresh" content="1">
+    assert count_loads(final, 3.5, tmp_path) == 1
