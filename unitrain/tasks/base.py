@@ -95,8 +95,8 @@ class TaskBase:
             isinstance(optimizer, torch.optim.Optimizer | Mapping | Sequence) or callable(optimizer)
         ):
             raise ConfigError(
-                f"Task(optimizer=...): expected an optimizer, a function of the parameters "
-                f"that makes one, a sequence of optimizers or a mapping {{name: optimizer}}, "
+                f"Task(optimizer=...): expected an optimizer or a function of the parameters "
+                "that makes one (or a sequence of optimizers, or a mapping {name: optimizer}), "
                 f"got {type(optimizer).__name__}"
             )
         #: the names of ``optimizer={name: ...}`` (index order), else None
