@@ -91,8 +91,8 @@ def accumulating_by_hand(batches: list[Batch], k: int) -> Gan:
         for o, (optimizer, loss_fn) in enumerate(zip(optimizers, LOSSES, strict=True)):
             params = [p for g in optimizer.param_groups for p in g["params"]]
             grads = torch.autograd.grad(loss_fn(model, batch) / window, params)
-            held = sums[o]
-            sums[o] = list(grads) if held is None else [h + g for h, g in zip(held, grads)]
+            held = sums[o] or [torch.zeros_like(p) for p in params]
+            sums[o] = [h + g for h, g in zip(held, grads, strict=True)]
             if ends:
                 for p, g in zip(params, sums[o] or [], strict=True):
                     p.grad = g

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import torch
-from torch import nn
 
 import unitrain as ut
 from tests.core.gan import (
@@ -30,7 +29,8 @@ from unitrain.plugins import GradientClipping, MixedPrecision
 def gan_task(**kwargs: Any) -> ut.Task:
     model = make_gan()
     kwargs.setdefault("optimizer_losses", {"disc": disc_loss, "gen": gen_loss})
-    return ut.Task(model, optimizer=make_optimizers(model), **kwargs)
+    kwargs.setdefault("optimizer", make_optimizers(model))
+    return ut.Task(model, **kwargs)
 
 
 class ManualGan(ut.Task):

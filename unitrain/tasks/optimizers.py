@@ -50,7 +50,12 @@ def optimizer_names(optimizer: object) -> tuple[str, ...] | None:
                 "Task(optimizer={name: optimizer}): expected a non-empty mapping of string "
                 "names to torch optimizers (each made on its own parameters, e.g. "
                 "{'disc': Adam(model.disc.parameters()), 'gen': Adam(model.gen.parameters())})"
-                + (f"; {bad[0]!r} is not an optimizer" if bad else "")
+                + (
+                    f"; optimizer[{bad[0]!r}] is {type(optimizer[bad[0]]).__name__}, not an "
+                    "optimizer"
+                    if bad
+                    else ""
+                )
             )
         return tuple(optimizer)
     if isinstance(optimizer, Sequence):
