@@ -61,7 +61,8 @@ class StepRecorder:
 
 def test_per_optimizer_hook_order_with_accumulation() -> None:
     recorder = StepRecorder()
-    ut.Trainer(gan_task(), plugins=[recorder], device="cpu", max_epochs=1, accumulation=2).fit(
+    task = gan_task()
+    ut.Trainer(task, plugins=[recorder], device="cpu", max_epochs=1, accumulation=2).fit(
         make_batches(count=2)
     )
     disc, gen = (True, False), (False, True)  # only the optimizer's own model needs grad
@@ -90,8 +91,7 @@ def test_per_optimizer_hook_order_with_accumulation() -> None:
         ("after_step", 1, 2, 0),
         ("end", None, 2, 1, names),
     ]
-    model = gan_task().model
-    assert all(p.requires_grad for p in model.parameters())  # switched back on
+    assert all(p.requires_grad for p in task.model.parameters())  # switched back on
 
 
 def test_manual_hook_order() -> None:
@@ -245,6 +245,17 @@ def test_manual_optimization_without_manual_step() -> None:
     task = ut.Task(model, optimizer=gan_optimizers(model), manual_optimization=True)
     with pytest.raises(ut.StageError, match="does not override manual_step"):
         ut.Trainer(task, device="cpu", max_epochs=1).fit(make_batches(count=1))
+
+
+def test_requires_grad_is_restored_when_a_loss_raises() -> None:
+    def failing(model: Any, batch: Batch) -> torch.Tensor:
+        raise ValueError("no generator loss today")
+
+    task = gan_task(optimizer_losses={"disc": disc_loss, "gen": failing})
+    with pytest.raises(ValueError, match="no generator loss today"):
+        ut.Trainer(task, device="cpu", max_epochs=1).fit(make_batches(count=1))
+    assert all(p.requires_grad for p in task.model.parameters())
+    assert task.model.disc[0].weight.grad is None  # the disc stepped and was cleared
 
 
 def test_an_optimizer_loss_that_is_not_a_tensor() -> None:
