@@ -8,6 +8,7 @@ which torchrun and unitrain's launcher both set.
 
 from __future__ import annotations
 
+import atexit
 import os
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ __all__ = ["control_group", "ensure_process_group", "leave_process_group"]
 
 DEFAULT_TIMEOUT = timedelta(minutes=10)
 _CONTROL: dict[str, dist.ProcessGroup | None] = {}
+_LEFT_AT_EXIT: list[bool] = []  # non-empty once leave_process_group is an exit handler
 
 
 def ensure_process_group(
@@ -55,6 +57,13 @@ def ensure_process_group(
         timeout=timeout or DEFAULT_TIMEOUT,
         device_id=device if device.type == "cuda" else None,
     )
+    # the group this call made is destroyed before the interpreter tears down (after the
+    # hang watchdog, whose exit handler is registered later and so runs first): left to
+    # interpreter finalization, the backend's threads were once destroyed still running,
+    # aborting a finished rank ("terminate called without an active exception")
+    if not _LEFT_AT_EXIT:
+        atexit.register(leave_process_group)
+        _LEFT_AT_EXIT.append(True)
     return True
 
 
