@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any, get_args
 import torch
 
 from unitrain.core.passes import finish_train_step
-from unitrain.core.plan import PLAN, STEP_HOOKS, StepPlan, step_plan
+from unitrain.core.plan import STEP_HOOKS, StepPlan, step_plan
 from unitrain.core.result import StepResult, no_result
 from unitrain.core.schedule import step_schedulers
 from unitrain.core.stash import StashKey
@@ -139,7 +139,7 @@ def only_optimizer(state: State, index: int) -> Iterator[None]:
 def per_optimizer_train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepResult:
     """One micro-step with one loss per optimizer, computed in turn (see the module)."""
     state, plugins, config = engine.state, engine.plugins, engine.config
-    plan = plugins.plans.get(PLAN) or step_plan(plugins)
+    plan = step_plan(plugins)  # not the cache itself: its layout is the plan module's
     try:
         if config.accumulation > 1:
             enter_window(state, config.accumulation)
@@ -300,7 +300,7 @@ class ManualOptimization:
 def manual_train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepResult:
     """One micro-step in which the task optimizes by hand (see the module)."""
     state, plugins, config = engine.state, engine.plugins, engine.config
-    plan = plugins.plans.get(PLAN) or step_plan(plugins)
+    plan = step_plan(plugins)  # not the cache itself: its layout is the plan module's
     manual = ManualOptimization(state, plan)
     state.stash[MANUAL] = manual
     try:
