@@ -115,7 +115,8 @@ def only_optimizer(state: State, index: int) -> Iterator[None]:
     """Within the block, only optimizer ``index``'s parameters require grad: the other
     optimizers' parameters that did are switched off and switched back on afterwards
     (frozen parameters and parameters of no optimizer are left as they are)."""
-    own = {id(p) for group in state.optimizers[index].param_groups for p in group["params"]}
+    groups = getattr(state.optimizers[index], "param_groups", ())  # duck-typed: none known
+    own = {id(p) for group in groups for p in group["params"]}
     switched = {
         id(p): p
         for other, optimizer in enumerate(state.optimizers)
