@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import unitrain as ut
 from tests.core.gan import (
@@ -216,3 +218,15 @@ def test_evaluation_of_a_per_optimizer_task_uses_its_metrics() -> None:
     task = gan_task(metrics={"mean": realness})
     state = ut.Trainer(task, device="cpu", max_epochs=1).fit(batches, eval_data=batches)
     assert set(state.eval_metrics["val"]) == {"mean"}
+
+
+@settings(max_examples=8, deadline=None)
+@given(count=st.integers(min_value=1, max_value=7), k=st.integers(min_value=1, max_value=4))
+def test_any_epoch_length_and_window_equal_the_hand_written_windows(count: int, k: int) -> None:
+    # the invariant: each optimizer steps once per window on the window mean of its own
+    # loss's gradient, whatever the windows and the epoch's short last one
+    batches = make_batches(count=count, seed=count * 10 + k)
+    task = gan_task()
+    state = fit(task, batches, accumulation=k)
+    assert_same_weights(task.model, accumulating_by_hand(batches, k))
+    assert state.global_step == -(-count // k)
