@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import unitrain as ut
+from tests.distributed._scenarios import count_allreduces
 from unitrain.distributed import DDPStrategy
 
 
@@ -82,8 +83,10 @@ def two_optimizers() -> dict[str, Any]:
             trainer = make_trainer(
                 accumulation, mode, strategy=DDPStrategy(find_unused_parameters=True)
             )
+            calls = count_allreduces(trainer)
             trainer.fit(data(4))
             out[f"{mode}-{accumulation}"] = weights(trainer)
+            out[f"{mode}-{accumulation}-allreduces"] = calls[0]
     try:
         make_trainer(1, "per_optimizer").fit(data(4))
     except ut.ConfigError as error:

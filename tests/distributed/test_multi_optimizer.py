@@ -33,3 +33,13 @@ def test_two_ranks_train_like_one_process(
 def test_ddp_without_find_unused_parameters_is_refused(ranks: list[dict[str, Any]]) -> None:
     for rank in ranks:
         assert "find_unused_parameters=True" in rank["refused"]
+
+
+def test_gradients_are_reduced_once_per_optimizer_per_window(
+    ranks: list[dict[str, Any]],
+) -> None:
+    # 2 epochs x 4 micro-steps per rank; each window's last micro-step reduces once per
+    # optimizer's backward (one bucket), the others run under no_sync
+    for mode in ("per_optimizer", "manual"):
+        assert [r[f"{mode}-1-allreduces"] for r in ranks] == [16, 16]  # 8 windows x 2
+        assert [r[f"{mode}-2-allreduces"] for r in ranks] == [8, 8]  # 4 windows x 2
