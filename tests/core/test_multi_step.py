@@ -230,3 +230,24 @@ def test_any_epoch_length_and_window_equal_the_hand_written_windows(count: int, 
     state = fit(task, batches, accumulation=k)
     assert_same_weights(task.model, accumulating_by_hand(batches, k))
     assert state.global_step == -(-count // k)
+
+
+def test_a_sequence_of_optimizers_without_losses_steps_all_on_the_one_loss() -> None:
+    # automatic optimization, as before: Task(optimizer=[...]) is just a shorter spelling
+    batches = make_batches(count=3)
+    model = make_gan()
+    task = ut.Task(model, loss=gen_loss_of_outputs, optimizer=list(make_optimizers(model).values()))
+    state = fit(task, [(noise, noise) for noise, _ in batches])
+    assert state.optimization == "automatic" and len(state.optimizers) == 2
+    reference = make_gan()
+    optimizers = list(make_optimizers(reference).values())
+    for noise, _ in batches:
+        gen_loss_of_outputs(reference(noise), noise).backward()
+        for optimizer in optimizers:
+            optimizer.step()
+            optimizer.zero_grad()
+    assert_same_weights(model, reference)
+
+
+def gen_loss_of_outputs(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return (outputs - targets[:, :3]).pow(2).mean()
