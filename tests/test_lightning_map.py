@@ -18,6 +18,7 @@ def test_the_named_settings_are_trainer_arguments() -> None:
         "limit_train_batches", "limit_eval_batches", "fast_dev_run", "overfit_batches",
         "max_time", "deterministic", "devices", "strategy",
     } <= accepted  # fmt: skip
+    assert "compile" in inspect.signature(ut.Task).parameters  # torch.compile(model)
     assert "gather" in inspect.signature(ut.Trainer.predict).parameters
     assert "resume" in inspect.signature(ut.Trainer.fit).parameters
 

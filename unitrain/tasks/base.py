@@ -24,6 +24,7 @@ from unitrain.core.result import StepResult
 from unitrain.core.state import Optimization
 from unitrain.core.stateful_metric import StatefulMetric, is_stateful_metric
 from unitrain.errors import ConfigError, StageError
+from unitrain.tasks.compiling import CompileOption, check_compile_option, compile_forward
 from unitrain.tasks.optimizers import (
     OptimizerLoss,
     OptimizerSpec,
@@ -86,9 +87,11 @@ class TaskBase:
         regularizer_reweight: float = 1.0,
         optimizer_losses: Mapping[str | int, OptimizerLoss] | None = None,
         manual_optimization: bool | None = None,
+        compile: CompileOption = False,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(f"Task(model=...): expected a torch.nn.Module, got {type(model)!r}")
+        options = check_compile_option(compile)
         if loss is not None and losses is not None:
             raise ConfigError("Task: give loss= (one loss) or losses= (named losses), not both")
         if optimizer is not None and not (
@@ -132,6 +135,11 @@ class TaskBase:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.regularizer_reweight = regularizer_reweight
+        #: the ``torch.compile`` keyword arguments the model's forward was compiled with
+        #: (``None``: not compiled); see :mod:`unitrain.tasks.compiling`
+        self.compile_options = options
+        if options is not None:  # last: a refused task leaves the user's module untouched
+            compile_forward(model, options)
 
     # ------------------------------------------------------------ overridable steps
 
