@@ -186,3 +186,19 @@ def test_bus_overhead_smoke_reports_layer_stats(
                 values[f"{model}_{name}"], abs=1e-4
             )
     assert math.isfinite(float(lines["bus_overhead_ratio"]))
+
+
+@pytest.mark.slow
+def test_compile_smoke_reports_compile_time_and_throughput_apart(
+    load: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch._dynamo.reset()
+    values = load("compile").main(["--smoke", "--cached"])
+    torch._dynamo.reset()
+    lines = _final_lines(capsys.readouterr().out)
+    assert lines["weights_checked"] == "false"  # the smoke checks nothing (a few steps)
+    assert float(lines["compile_s"]) > 0 and float(lines["compile_cpu_s"]) > 0
+    for name in ("compile_s", "compile_cpu_s", "throughput_ratio", "throughput_ratio_min"):
+        assert math.isfinite(float(lines[name])), name
+        assert float(lines[name]) == pytest.approx(values[name], abs=1e-4)
+    assert float(lines["max_abs_diff_vs_eager"]) < 1e-3
