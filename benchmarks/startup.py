@@ -26,13 +26,24 @@ round of every command warms the page cache and is dropped.
 
 ``--importtime`` also runs both training commands once under ``python -X importtime`` and
 lists, by self time, what ``fit`` imports that the plain script does not (grouped by
-package): where the time beyond torch goes. ``--smoke`` is one repeat, for CI.
+package): where the time beyond torch goes. ``--smoke`` is one repeat without the warm-up
+round, for CI: its figures mean nothing, it shows that every command runs.
+
+``--split`` separates unitrain's own share from torch's: both training commands also run
+in a process that first imports ``torch`` and ``torch._dynamo`` (the optimizer's
+constructor imports it; both commands pay it) and prints ``TORCH_READY``; the command's
+time from there to its first step, less the plain script's, is what unitrain adds
+(imports of pydantic, rich and its own modules, the config checks, the trainer, the run
+folder). It varies far less than the whole process, whose time is mostly torch's import.
+``--against TREE`` times another checkout's unitrain the same way in every repeat (say,
+main before a change), paired with this one.
 
 Final lines: ``startup_ratio`` (fit ÷ plain, wall time to the first step),
 ``startup_noise_floor``, ``startup_cpu_ratio`` and ``startup_cpu_noise_floor`` (the same in
 CPU time), ``startup_total_ratio`` (wall time to the exit), ``plain_first_step_s``,
-``fit_first_step_s``, ``import_unitrain_s``, ``python_s`` (``python -c pass``), and with
-``--importtime`` ``extra_import_ms``.
+``fit_first_step_s``, ``import_unitrain_s``, ``python_s`` (``python -c pass``); with
+``--split`` ``own_cpu_ms``, ``own_wall_ms``, ``own_cpu_ratio`` (``against_own_cpu_ms`` with
+``--against``); with ``--importtime`` ``extra_import_ms``.
 Run: ``python benchmarks/startup.py`` (``--repeats 11``).
 """
 
@@ -57,6 +68,14 @@ ROOT = HERE.parent
 JOB = HERE / "_startup_job.py"
 PLAIN = HERE / "_startup_plain.py"
 STAMP = re.compile(r"^FIRST_STEP (\S+) (\S+)$", re.MULTILINE)
+READY = re.compile(r"^TORCH_READY (\S+) (\S+)$", re.MULTILINE)
+# --split: torch and torch._dynamo (which the optimizer's constructor imports) loaded first,
+# stamped, then the plain script or the command in the same process
+PRELOAD = (
+    "import time, torch, torch._dynamo\n"
+    "print(f'TORCH_READY {time.monotonic():.6f} {time.process_time():.6f}', flush=True)\n"
+    "import runpy, sys\n"
+)
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$", re.MULTILINE)
 
 CONFIG = """\
@@ -83,10 +102,13 @@ class Timing:
     first: float
     total: float
     first_cpu: float
+    ready: float = math.nan  # --split: the moment torch was loaded, and the CPU time until then
+    ready_cpu: float = math.nan
 
 
-def environment() -> dict[str, str]:
-    """One thread, this source tree first on the path (the command and its subprocesses).
+def environment(root: Path = ROOT) -> dict[str, str]:
+    """One thread, the source tree ``root`` (default: this one) first on the path (the
+    command and its subprocesses).
 
     Bytecode is written and used (the first, dropped round writes it), as for an installed
     unitrain (pip compiles it): with ``PYTHONDONTWRITEBYTECODE`` set, every run would compile
@@ -96,7 +118,7 @@ def environment() -> dict[str, str]:
     env["OMP_NUM_THREADS"] = "1"
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+        [str(root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     )
     env.pop("UNITRAIN_PLUGINS", None)  # the benchmark's config says which plugins run
     return env
@@ -117,7 +139,11 @@ def run(command: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[Timing,
     if found is None:
         return Timing(math.nan, total, math.nan), finished.stdout, finished.stderr
     first, cpu = float(found.group(1)) - start, float(found.group(2))
-    return Timing(first, total, cpu), finished.stdout, finished.stderr
+    ready = READY.search(finished.stdout)
+    if ready is None:
+        return Timing(first, total, cpu), finished.stdout, finished.stderr
+    at, ready_cpu = float(ready.group(1)) - start, float(ready.group(2))
+    return Timing(first, total, cpu, at, ready_cpu), finished.stdout, finished.stderr
 
 
 def commands(config: Path) -> dict[str, list[str]]:
@@ -127,18 +153,47 @@ def commands(config: Path) -> dict[str, list[str]]:
         "fit": [python, "-m", "unitrain", "fit", str(config), "--plain"],
         "import": [python, "-c", "import unitrain"],
         "python": [python, "-c", "pass"],
+        "plain_after_torch": [
+            python,
+            "-c",
+            PRELOAD + f"sys.path.insert(0, {str(HERE)!r})\n"
+            f"runpy.run_path({str(PLAIN)!r}, run_name='__main__')\n",
+        ],
+        "fit_after_torch": [
+            python,
+            "-c",
+            PRELOAD + f"sys.argv = ['unitrain', 'fit', {str(config)!r}, '--plain']\n"
+            "runpy.run_module('unitrain', run_name='__main__', alter_sys=True)\n",
+        ],
     }
 
 
-def measure(repeats: int, config: Path, env: dict[str, str], cwd: Path) -> dict[str, list[Timing]]:
-    """Every command once per repeat, rotated; ``plain2`` is the plain script again."""
+def measure(
+    repeats: int,
+    config: Path,
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    warm_up: bool = True,
+    split: bool = False,
+    against: dict[str, str] | None = None,
+) -> dict[str, list[Timing]]:
+    """Every command once per repeat, rotated; ``plain2`` is the plain script again, and
+    ``against`` the environment of another source tree for ``fit_after_torch_against``."""
     cases = commands(config)
+    case_of = {"plain2": "plain", "fit_after_torch_against": "fit_after_torch"}
+    env_of = {"fit_after_torch_against": against or env}
     order = ["plain", "fit", "plain2", "import", "python"]
+    if split:
+        order += ["plain_after_torch", "fit_after_torch"]
+    if split and against is not None:
+        order.append("fit_after_torch_against")
     timings: dict[str, list[Timing]] = {name: [] for name in order}
-    for repeat in range(-1, repeats):  # repeat -1 warms the page cache and is dropped
+    # repeat -1 warms the page cache, writes the bytecode, and is dropped
+    for repeat in range(-1 if warm_up else 0, repeats):
         shift = max(repeat, 0) % len(order)
         for name in order[shift:] + order[:shift]:
-            timing = run(cases[name.rstrip("2")], env, cwd)[0]
+            timing = run(cases[case_of.get(name, name)], env_of.get(name, env), cwd)[0]
             if repeat >= 0:
                 timings[name].append(timing)
         if repeat >= 0:
@@ -155,6 +210,42 @@ def measure(repeats: int, config: Path, env: dict[str, str], cwd: Path) -> dict[
 def paired(cases: Sequence[float], bases: Sequence[float]) -> list[float]:
     """Per repeat: a case over the base measured next to it."""
     return [case / base for case, base in zip(cases, bases, strict=True)]
+
+
+def own_share(timings: dict[str, list[Timing]], plain_cpu: Sequence[float]) -> dict[str, float]:
+    """``--split``: what unitrain adds after torch is loaded, per repeat (the command's time
+    from torch loaded to its first step, less the plain script's), in CPU and wall ms, and
+    the CPU ratio it implies against the whole plain script measured in the same repeat."""
+    plain = timings["plain_after_torch"]
+
+    def own(fit: Sequence[Timing]) -> tuple[list[float], list[float]]:
+        pairs = list(zip(fit, plain, strict=True))
+        cpu = [(f.first_cpu - f.ready_cpu) - (p.first_cpu - p.ready_cpu) for f, p in pairs]
+        wall = [(f.first - f.ready) - (p.first - p.ready) for f, p in pairs]
+        return cpu, wall
+
+    cpu, wall = own(timings["fit_after_torch"])
+    implied = [1 + extra / base for extra, base in zip(cpu, plain_cpu, strict=True)]
+    rows = [("unitrain's own CPU time", cpu), ("unitrain's own wall time", wall)]
+    other = timings.get("fit_after_torch_against")
+    if other is not None:
+        other_cpu = own(other)[0]
+        less = [a - b for a, b in zip(cpu, other_cpu, strict=True)]
+        rows += [("--against tree: own CPU time", other_cpu), ("this tree - against (CPU)", less)]
+    print("\n--split: after torch is loaded, to the first step (ms), medians (lowest - highest)")
+    for label, values in rows:
+        median, low, high = summary([1000 * v for v in values])
+        print(f"{label:34s} {median:8.1f}  ({low:.1f} - {high:.1f})")
+    median, low, high = summary(implied)
+    print(f"{'1 + own CPU ÷ plain CPU':34s} {median:8.3f}  ({low:.3f} - {high:.3f})")
+    values = {
+        "own_cpu_ms": 1000 * statistics.median(cpu),
+        "own_wall_ms": 1000 * statistics.median(wall),
+        "own_cpu_ratio": statistics.median(implied),
+    }
+    if other is not None:
+        values["against_own_cpu_ms"] = 1000 * statistics.median(own(other)[0])
+    return values
 
 
 def summary(values: Sequence[float]) -> tuple[float, float, float]:
@@ -196,11 +287,24 @@ def print_importtime(config: Path, env: dict[str, str], cwd: Path, top: int) -> 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--smoke", action="store_true", help="one repeat (CI): numbers only")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one repeat, no warm-up round (CI): numbers only"
+    )
     parser.add_argument(
         "--importtime", action="store_true", help="also list what fit imports beyond torch"
     )
     parser.add_argument("--top", type=int, default=15, help="rows of the --importtime list")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also time both with torch loaded first: unitrain's own share of the startup",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="TREE",
+        help="with --split: also time another checkout's unitrain (e.g. main), paired",
+    )
     args = parser.parse_args(argv)
     repeats = 1 if args.smoke else args.repeats
     env = environment()
@@ -208,7 +312,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         work = Path(folder)
         config = work / "startup.toml"
         config.write_text(CONFIG.format(job=JOB, root=work / "runs"), encoding="utf-8")
-        timings = measure(repeats, config, env, work)
+        against = environment(args.against.resolve()) if args.against else None
+        timings = measure(
+            repeats,
+            config,
+            env,
+            work,
+            warm_up=not args.smoke,
+            split=args.split or against is not None,
+            against=against,
+        )
         extra = print_importtime(config, env, work, args.top) if args.importtime else None
     first = {name: [t.first for t in ts] for name, ts in timings.items()}
     cpu = {name: [t.first_cpu for t in ts] for name, ts in timings.items()}
@@ -247,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "import_unitrain_s": statistics.median(total["import"]),
         "python_s": statistics.median(total["python"]),
     }
+    if "fit_after_torch" in timings:
+        values.update(own_share(timings, cpu["plain"]))
     if extra is not None:
         values["extra_import_ms"] = extra
     print()
