@@ -18,10 +18,10 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from rich.console import Console
-from rich.logging import RichHandler
+if TYPE_CHECKING:  # rich loads when the command installs its handler, not with the library
+    from rich.console import Console
 
 __all__ = ["LOGGER_NAME", "cli_logging", "env_rank", "get_logger", "install_cli_handler"]
 
@@ -65,9 +65,14 @@ def install_cli_handler(
     """
     rank = env_rank() if rank is None else rank
     level = logging.ERROR if rank > 0 else logging.DEBUG if verbose else logging.INFO
-    console = console or Console(stderr=True)
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
     handler: logging.Handler
     if console.is_terminal:
+        from rich.logging import RichHandler
+
         handler = RichHandler(
             console=console,
             rich_tracebacks=True,

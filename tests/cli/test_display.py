@@ -39,11 +39,11 @@ def test_info_lines_fit_80_columns_and_the_plugin_list_is_debug(tmp_path, monkey
     path.write_text(dump_toml(config))
     screens = []
 
-    def terminal(**_):
+    def terminal():
         screens.append(io.StringIO())
         return Console(file=screens[-1], width=80, force_terminal=True)
 
-    monkeypatch.setattr(unitrain.cli, "Console", terminal)
+    monkeypatch.setattr(unitrain.cli, "make_console", terminal)
     assert main(["fit", str(path)]) == 0
     lines = ANSI.sub("", screens[-1].getvalue()).splitlines()
     records = [line for line in lines if re.match(r"\d\d:\d\d:\d\d ", line)]

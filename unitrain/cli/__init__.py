@@ -11,12 +11,15 @@ import argparse
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-
-from rich.console import Console
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from unitrain.cli.parser import make_parser
 from unitrain.errors import ConfigError, PluginError, UnitrainError
 from unitrain.log import cli_logging
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["main"]
 
@@ -35,15 +38,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(words)
     if args.command == "demo":
         args.args = passed
-    console = Console(stderr=True)
+    console = make_console()
     with cli_logging(console, verbose=args.verbose):
         return _run(args, console)
 
 
+def make_console() -> Console:
+    """The command's console, on stderr (rich is imported here, after the arguments are
+    parsed: `unitrain --help` needs none of it)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def _run(args: argparse.Namespace, console: Console) -> int:
-    command = _commands()[args.command]
     try:
-        return command(args, console)
+        return _command(args.command)(args, console)
     except (ConfigError, PluginError) as error:
         print(f"unitrain {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -60,16 +70,20 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         return EXIT_FAILED
 
 
-def _commands() -> dict[str, Callable[..., int]]:
-    # Imported here so `unitrain --help` and `unitrain plugins` stay quick.
-    from unitrain.cli import info_cmds, run_cmds
+# command → the module defining it; only the one that runs is imported, so `unitrain
+# --help` and `unitrain plugins` load no torch, and `fit` loads nothing of the other
+# commands (benchmarks/startup.py, docs/performance.md "Startup")
+_COMMANDS: dict[str, str] = {
+    "fit": "unitrain.cli.run_cmds",
+    "eval": "unitrain.cli.run_cmds",
+    "predict": "unitrain.cli.run_cmds",
+    "runs": "unitrain.cli.info_cmds",
+    "report": "unitrain.cli.info_cmds",
+    "plugins": "unitrain.cli.info_cmds",
+    "demo": "unitrain.cli.info_cmds",
+}
 
-    return {
-        "fit": run_cmds.cmd_fit,
-        "eval": run_cmds.cmd_eval,
-        "predict": run_cmds.cmd_predict,
-        "runs": info_cmds.cmd_runs,
-        "report": info_cmds.cmd_report,
-        "plugins": info_cmds.cmd_plugins,
-        "demo": info_cmds.cmd_demo,
-    }
+
+def _command(name: str) -> Callable[..., int]:
+    command: Callable[..., int] = getattr(import_module(_COMMANDS[name]), f"cmd_{name}")
+    return command

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from rich.console import Console
 
 from unitrain.config import RunConfig, load_target
 from unitrain.config.builtins import available_plugins, enabled_names
 from unitrain.errors import ConfigError
-from unitrain.hooks.entrypoints import LoadedPlugin, Selection, load_plugins, register_plugins
+from unitrain.hooks.entrypoints import (
+    LoadedPlugin,
+    PluginEntry,
+    Selection,
+    load_plugins,
+    register_plugins,
+)
 from unitrain.trainer import Trainer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["RunData", "build_trainer", "load_data", "load_enabled_plugins"]
 
@@ -28,12 +36,18 @@ class RunData:
 
 
 def load_enabled_plugins(
-    config: RunConfig, cli: Sequence[str], *, lenient: bool
+    config: RunConfig,
+    cli: Sequence[str],
+    *,
+    lenient: bool,
+    available: Mapping[str, Sequence[PluginEntry]] | None = None,
 ) -> tuple[list[LoadedPlugin], bool]:
     """Load the enabled entry-point plugins (before any run folder exists); returns them
-    and whether loading is strict."""
+    and whether loading is strict. ``available``: the plugins by name, when the caller has
+    read them already (:func:`~unitrain.config.builtins.available_plugins`)."""
     strict = config.strict_plugins and not lenient
-    available = available_plugins()
+    if available is None:
+        available = available_plugins()
     # `all` expanded here, to the third-party plugins only (see enabled_names)
     names = enabled_names(Selection.parse(config=config.plugins, cli=cli), available)
     loaded = load_plugins(

@@ -7,13 +7,11 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from rich.console import Console
-from rich.table import Table
 
 from unitrain.cli.build import (
     RunData,
@@ -22,7 +20,6 @@ from unitrain.cli.build import (
     load_enabled_plugins,
     progress_plugins,
 )
-from unitrain.cli.info_cmds import stdout_console
 from unitrain.cli.trained import (
     CONFIG_FILE,
     MODEL_FILE,
@@ -31,24 +28,33 @@ from unitrain.cli.trained import (
     resolve_source,
 )
 from unitrain.config import RunConfig, dump_toml, load_run_config
+from unitrain.config.builtins import available_plugins
 from unitrain.core.state import State
 from unitrain.errors import ConfigError
+from unitrain.hooks.entrypoints import PluginEntry
 from unitrain.log import get_logger
-from unitrain.plugins.checkpoint import Checkpoint
 from unitrain.plugins.run_store import RUN_DIR, RunStore
-from unitrain.report.lr_log import LearningRateLog
 from unitrain.runs.checkpoint import newest_valid
 from unitrain.trainer import Trainer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["cmd_eval", "cmd_fit", "cmd_predict", "resume_command"]
 
 log = get_logger("cli")
 
 
-def load_config(args: argparse.Namespace, path: Path | None = None) -> RunConfig:
+def load_config(
+    args: argparse.Namespace,
+    path: Path | None = None,
+    available: Mapping[str, Sequence[PluginEntry]] | None = None,
+) -> RunConfig:
     """The command's run config, every problem (plugins included) reported at once."""
     plugins = None if args.lenient_plugins else list(args.plugin)
-    return load_run_config(path or args.config, args.overrides, plugins=plugins)
+    return load_run_config(
+        path or args.config, args.overrides, plugins=plugins, available=available
+    )
 
 
 def cmd_fit(args: argparse.Namespace, console: Console) -> int:
@@ -59,12 +65,16 @@ def cmd_fit(args: argparse.Namespace, console: Console) -> int:
     final weights, and prints ``run: <folder>`` on stdout for scripts. Stopped by Ctrl-C or
     SIGTERM, it prints the command that continues the run.
     """
-    config = load_config(args)
+    # read once: checking the config and loading the plugins both need every entry point
+    available = available_plugins()
+    config = load_config(args, available=available)
     resolved = config.model_dump(mode="json")
     if args.print_config:
         sys.stdout.write(dump_toml(resolved))
         return 0
-    loaded, strict = load_enabled_plugins(config, args.plugin, lenient=args.lenient_plugins)
+    loaded, strict = load_enabled_plugins(
+        config, args.plugin, lenient=args.lenient_plugins, available=available
+    )
     chosen = {item.entry.name for item in loaded}
     data = load_data(config)
     recording: list[object] = [
@@ -76,9 +86,14 @@ def cmd_fit(args: argparse.Namespace, console: Console) -> int:
         ),
         _Announce(dump_toml(resolved)),
     ]
+    # imported only when the config wants them (a run without them loads neither module)
     if config.run.metrics_every_n_steps:
+        from unitrain.report.lr_log import LearningRateLog
+
         recording.append(LearningRateLog(config.run.metrics_every_n_steps))
     if config.run.checkpoint_every_n_epochs and "checkpoint" not in chosen:
+        from unitrain.plugins.checkpoint import Checkpoint
+
         recording.append(Checkpoint(every_n_epochs=config.run.checkpoint_every_n_epochs))
     # A built-in enabled by name, with its options, replaces the command's default one.
     shown = [] if "progress" in chosen else progress_plugins(config, console, args.plain)
@@ -149,6 +164,10 @@ class _Announce:
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     """Evaluate every split of the data's ``eval`` (or ``--split``), print a table and
     write it to ``<run>/artifacts/eval-<time>.json``."""
+    from rich.table import Table  # here: `fit` never draws a table
+
+    from unitrain.cli.info_cmds import stdout_console
+
     config, trainer, data, run = _trained(args, console, "eval")
     splits = _splits(data.eval)
     if args.split is not None:
@@ -196,12 +215,15 @@ def _trained(
     args: argparse.Namespace, console: Console, command: str
 ) -> tuple[RunConfig, Trainer, RunData, Path | None]:
     source = resolve_source(args, command)
-    config = load_config(args, source.config)
+    available = available_plugins()
+    config = load_config(args, source.config, available)
     run = source.run
     if run is None and args.run == "latest":
         run = latest_run(config)
     state = final_state(run) if run is not None else None  # a bad run folder fails early
-    loaded, strict = load_enabled_plugins(config, args.plugin, lenient=args.lenient_plugins)
+    loaded, strict = load_enabled_plugins(
+        config, args.plugin, lenient=args.lenient_plugins, available=available
+    )
     data = load_data(config)
     trainer = build_trainer(
         config, loaded, strict=strict, builtins=progress_plugins(config, console, args.plain)

@@ -18,7 +18,7 @@ from unitrain.config.builtins import available_plugins, enabled_names
 from unitrain.config.problems import Locate, Problem, check_call, did_you_mean
 from unitrain.config.targets import absolute_target, load_target
 from unitrain.errors import ConfigError, PluginError
-from unitrain.hooks.entrypoints import ALL, ENV_VAR, Selection
+from unitrain.hooks.entrypoints import ALL, ENV_VAR, PluginEntry, Selection
 
 __all__ = ["check_functions", "check_plugins"]
 
@@ -73,9 +73,13 @@ def check_plugins(
     cli: Sequence[str],
     locate: Locate,
     env: Mapping[str, str] | None = None,
+    available: Mapping[str, Sequence[PluginEntry]] | None = None,
 ) -> list[Problem]:
     """Every enabled plugin name exists; every ``[plugin_options.NAME]`` names a plugin and
-    fits its class's or factory's signature; required options are given."""
+    fits its class's or factory's signature; required options are given.
+
+    ``available`` is :func:`~unitrain.config.builtins.available_plugins`'s answer when the
+    caller has it already (reading every distribution's entry points is the slow part)."""
     listed = data.get("plugins", [])
     configured = [w for w in listed if isinstance(w, str)] if isinstance(listed, list) else []
     options = data.get("plugin_options", {})
@@ -85,7 +89,8 @@ def check_plugins(
         selection = Selection.parse(config=configured, cli=cli, env=environ)
     except PluginError as error:
         return [Problem(float("inf"), "", str(error))]
-    available = available_plugins()
+    if available is None:
+        available = available_plugins()
     names = sorted(available)
     problems: list[Problem] = []
 

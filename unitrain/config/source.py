@@ -7,7 +7,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -16,6 +16,9 @@ from unitrain.config.model import RunConfig
 from unitrain.config.problems import Problem, describe, from_pydantic
 from unitrain.config.targets import absolute_target
 from unitrain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from unitrain.hooks.entrypoints import PluginEntry
 
 __all__ = ["apply_overrides", "load_run_config", "locate_key", "read_config_file"]
 
@@ -137,6 +140,7 @@ def load_run_config(
     *,
     plugins: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
+    available: Mapping[str, Sequence[PluginEntry]] | None = None,
 ) -> RunConfig:
     """Read, override and check a run config; every problem is reported at once, in the
     file's line order, each with its file and line.
@@ -144,7 +148,9 @@ def load_run_config(
     Besides the settings' types: the task and data functions exist (with a suggestion when
     misspelt) and their options fit their signatures. With ``plugins`` (the ``-p`` words;
     ``None`` skips the plugin checks, e.g. for lenient loading) every enabled plugin exists
-    and every ``[plugin_options.NAME]`` fits that plugin's signature.
+    and every ``[plugin_options.NAME]`` fits that plugin's signature; ``available`` (the
+    plugins by name, :func:`~unitrain.config.builtins.available_plugins`) saves reading the
+    installed entry points again when the caller has them.
 
     Relative file references (``task = "train.py:make_task"``) are made absolute against
     the config file's folder, so the resolved config can be run from anywhere.
@@ -170,7 +176,7 @@ def load_run_config(
         problems += from_pydantic(error, RunConfig, locate)
     problems += check_functions(data, base, locate)
     if plugins is not None:
-        problems += check_plugins(data, plugins, locate, env=env)
+        problems += check_plugins(data, plugins, locate, env=env, available=available)
     if problems or config is None:
         raise ConfigError(describe(problems, str(path)))
     return config.model_copy(

@@ -16,12 +16,47 @@
 See ``docs/distributed.md``.
 """
 
-from unitrain.distributed.checkpoint import load_sharded, save_sharded
-from unitrain.distributed.devices import DeviceSpec, parse_devices
-from unitrain.distributed.env import DistEnv, detect_env, free_port
-from unitrain.distributed.launcher import launch
-from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
-from unitrain.distributed.strategy import DDPStrategy, FSDPStrategy, Strategy
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from unitrain.distributed.checkpoint import load_sharded, save_sharded
+    from unitrain.distributed.devices import DeviceSpec, parse_devices
+    from unitrain.distributed.env import DistEnv, detect_env, free_port
+    from unitrain.distributed.launcher import launch
+    from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
+    from unitrain.distributed.strategy import DDPStrategy, FSDPStrategy, Strategy
+
+# Names load on first use (PEP 562): the trainer imports this package in every run, and a
+# single process needs none of the launcher (torch.distributed.elastic) or the plugins.
+_LAZY = {
+    "DDPStrategy": "unitrain.distributed.strategy",
+    "DeviceSpec": "unitrain.distributed.devices",
+    "DistEnv": "unitrain.distributed.env",
+    "DistributedPlugin": "unitrain.distributed.plugin",
+    "FSDPStrategy": "unitrain.distributed.strategy",
+    "Strategy": "unitrain.distributed.strategy",
+    "detect_env": "unitrain.distributed.env",
+    "free_port": "unitrain.distributed.env",
+    "full_state_dict": "unitrain.distributed.plugin",
+    "launch": "unitrain.distributed.launcher",
+    "load_sharded": "unitrain.distributed.checkpoint",
+    "parse_devices": "unitrain.distributed.devices",
+    "save_sharded": "unitrain.distributed.checkpoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'unitrain.distributed' has no attribute {name!r}")
+    value = getattr(_import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DDPStrategy",

@@ -33,10 +33,6 @@ from unitrain.core.state import State
 from unitrain.distributed.checkpoint import WorldSizeCheck, check_world_size
 from unitrain.distributed.devices import DeviceSpec, parse_devices
 from unitrain.distributed.env import DistEnv, detect_env
-from unitrain.distributed.group import ensure_process_group
-from unitrain.distributed.launcher import launch
-from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
-from unitrain.distributed.sampling import shard_loader
 from unitrain.distributed.strategy import Strategy, make_strategy
 from unitrain.distributed.watchdog import DEFAULT_HANG_TIMEOUT, WatchdogPlugin, check_hang_timeout
 from unitrain.errors import ConfigError
@@ -96,6 +92,11 @@ class Distributed:
                 self.spec.check_available()
                 state.device = self.spec.device_for(0)  # one device; or where predict runs
             return
+        # imported here: a single process (every `unitrain fit` without a launcher) never
+        # needs the process group, the wrapped model's plugin or the launcher
+        from unitrain.distributed.group import ensure_process_group
+        from unitrain.distributed.plugin import DistributedPlugin, full_state_dict
+
         state.device = self._rank_device(trainer)
         ensure_process_group(self.env, state.device)
         state.rank, state.local_rank = self.env.rank, self.env.local_rank
@@ -115,6 +116,8 @@ class Distributed:
         """This rank's share of ``loader`` (unchanged in one process or with shard_data=False)."""
         if not self.active or not self.strategy.shard_data:
             return loader
+        from unitrain.distributed.sampling import shard_loader
+
         return shard_loader(loader, train, self.env.rank, self.env.world_size, self.strategy.seed)
 
     def gather(self, outputs: list[Any], whole: Loader) -> list[Any]:
@@ -146,6 +149,8 @@ class Distributed:
 
     def _spawn(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         assert self.spec is not None
+        from unitrain.distributed.launcher import launch
+
         return launch(
             _run_rank,
             self.spec,
@@ -258,6 +263,8 @@ def _run_rank(
     result = run(*args, **kwargs)
     if method != "fit":
         return result
+    from unitrain.distributed.plugin import full_state_dict
+
     checkpoint = full_state_dict(trainer)  # on every rank: it gathers across ranks
     if trainer.state.rank != 0:
         return None

@@ -15,16 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from unitrain.core.result import StepResult
     from unitrain.core.state import State
 
@@ -86,6 +80,16 @@ class ProgressBar:
         self._start_step = state.global_step
         self._fitting = True
         if not self.plain:
+            # imported here: plain lines (CI, log files) need none of the live display
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
