@@ -228,8 +228,8 @@ class PluginManager:
         ``None`` when nothing implements the hook (the caller skips the call); the
         implementation itself when it is the only one, not a wrapper, not forwarded, and
         takes exactly the hook's arguments in the spec's order (a task's default stage,
-        say); else the compiled relay. The first two add no note to an error: a loop that calls them
-        catches the error and passes it to :meth:`note_raised`.
+        say); else the compiled relay. The first two add no note to an error: a loop that
+        calls them catches the error and passes it to :meth:`note_raised`.
         """
         impls = self._order[hook_name]
         if not impls:
