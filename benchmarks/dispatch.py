@@ -16,9 +16,10 @@ Each dispatcher delivers ``on_train_step_end(state, batch, result)`` to K no-op 
 - ``unitrain, aitoolbox gated off``: ``on_after_optimizer_step`` to aitoolbox callbacks
   that override it while ``grad_cb_used`` is False (the compiled guard alone).
 
-Timing: ``timeit`` batches of calls, dispatchers interleaved per repeat, median over
-repeats; the per-listener cost is the slope from the smallest to the largest K. Timing is
-load-sensitive, so each style's Python calls per listener are counted too
+Timing: ``timeit`` batches of calls on the process's CPU clock (``--clock wall`` for wall
+time), dispatchers interleaved per repeat, median over repeats; the per-listener cost is
+the slope from the smallest to the largest K. Timing is load-sensitive, so each style's
+Python calls per listener are counted too
 (``sys.setprofile``, the same on every run): a native listener is one call.
 Final lines: ``per_listener_us`` (unitrain, native), ``pluggy_per_listener_us``,
 ``plain_per_listener_us``, ``event_us`` (unitrain with no listener), ``pluggy_event_us``,
@@ -36,7 +37,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import pluggy
-from _common import base_parser, emit, print_table
+from _common import CLOCKS, base_parser, emit, print_table
 from _styles import NativeNoop, factories
 
 import unitrain as ut
@@ -130,8 +131,8 @@ def python_calls(call: Call) -> int:
     return count
 
 
-def _per_call_us(call: Call, number: int) -> float:
-    return timeit.timeit(call, number=number) / number * 1e6
+def _per_call_us(call: Call, number: int, clock: Callable[[], float]) -> float:
+    return timeit.timeit(call, number=number, timer=clock) / number * 1e6
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
@@ -169,13 +170,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         keys = list(calls)
         shift = repeat % len(keys)
         for key in [*keys[shift:], *keys[:shift]]:
-            samples[key].append(_per_call_us(calls[key], args.number))
+            samples[key].append(_per_call_us(calls[key], args.number, CLOCKS[args.clock]))
     median: dict[tuple[str, int], float] = {
         key: statistics.median(values) for key, values in samples.items()
     }
     print(
         f"one event, K no-op listeners; {args.number} calls x {args.repeats} interleaved "
-        f"repeats; pluggy {pluggy.__version__}; listener styles: {', '.join(made)}"
+        f"repeats, {args.clock} clock; pluggy {pluggy.__version__}; "
+        f"listener styles: {', '.join(made)}"
     )
     low, high = counts[0], counts[-1]
 
