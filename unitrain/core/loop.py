@@ -41,6 +41,8 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
 The step runs as written in :func:`train_step`, whatever the task and the plugins: it
 calls each hook through the plan of :mod:`unitrain.core.plan` (a hook nobody implements
 is skipped; a stage only the task implements is the task's method itself).
+A task with one loss per optimizer, or one that optimizes by hand, runs the step of
+:mod:`unitrain.core.multi_step` instead (chosen once per epoch from ``state.optimization``).
 The evaluation and prediction passes are in :mod:`unitrain.core.passes`, the window's
 optimizer step in :mod:`unitrain.core.window`, the schedulers in :mod:`unitrain.core.schedule`.
 """
@@ -56,6 +58,7 @@ from torch import nn
 
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
+from unitrain.core.multi_step import step_function
 from unitrain.core.passes import evaluation_pass, finish_train_step
 from unitrain.core.plan import PLAN, STEP_HOOKS, step_plan
 from unitrain.core.result import StepResult, no_result
@@ -171,13 +174,16 @@ def _train_batches(
     if _stopping_now(state):  # asked in on_epoch_start: no step runs at all
         return False
     max_steps = engine.config.max_steps
+    # the task's optimization (chosen once per fit): several optimizers' losses or manual
+    # optimization take a step of their own (unitrain.core.multi_step); this one otherwise
+    step = step_function(state, train_step)
     for drawn, batch in enumerate(steps):
         if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
             check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
         # held until the next step has run, as a hand-written loop holds its `loss`: the
         # old graph keeps each parameter's gradient accumulator alive for autograd to
         # reuse (rebuilding them costs ~3 k instructions a step)
-        held = train_step(engine, batch, evals)  # noqa: F841
+        held = step(engine, batch, evals)  # noqa: F841
         if _stopping_now(state) or (max_steps is not None and state.global_step >= max_steps):
             return False
     return True
