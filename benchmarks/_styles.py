@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["PER_STEP_HOOKS", "NativeNoop", "noop_plugins"]
+__all__ = ["PER_STEP_HOOKS", "NativeNoop", "factories", "noop_plugins"]
 
 PER_STEP_HOOKS = (
     "on_train_step_start",
@@ -109,7 +109,7 @@ def _aitoolbox() -> Any:
     return make
 
 
-def _factories() -> list[tuple[str, Any]]:
+def factories() -> list[tuple[str, Any]]:
     """``(style, make one plugin)`` for every style importable here, native first."""
     found: list[tuple[str, Any]] = [("native", _native)]
     for style, factory in (("t3w", _t3w()), ("aitoolbox", _aitoolbox())):
@@ -120,6 +120,6 @@ def _factories() -> list[tuple[str, Any]]:
 
 def noop_plugins(count: int) -> tuple[list[object], list[str]]:
     """``count`` no-op plugins dealt round-robin over the available styles, and the styles."""
-    factories = _factories()
-    plugins = [factories[i % len(factories)][1]() for i in range(count)]
-    return plugins, [style for style, _ in factories]
+    found = factories()
+    plugins = [found[i % len(found)][1]() for i in range(count)]
+    return plugins, [style for style, _ in found]

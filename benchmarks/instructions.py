@@ -17,7 +17,10 @@ two move together, and a change of 1 % in the count is visible here where a timi
 need hundreds of repeats. Needs ``valgrind`` on the PATH (``apt install valgrind``); each
 process takes a few minutes (importing torch under valgrind dominates), ``--jobs`` run side
 by side. Final lines: ``instructions_ratio`` (unitrain ÷ raw), ``i1_miss_ratio``,
-``d1_miss_ratio``, ``ignite_instructions_ratio`` (``nan`` unless ``--ignite``).
+``d1_miss_ratio``, ``ignite_instructions_ratio`` (``nan`` unless ``--ignite``); with
+``--plugins N`` also unitrain with N no-op plugins dealt over the styles (as in
+``overhead.py``): ``plugins_instructions_ratio`` and ``per_listener_instructions`` (the
+extra instructions per step over bare unitrain, per listener call a step adds).
 Run: ``python benchmarks/instructions.py`` (``--smoke``, for CI: each case once in-process,
 no valgrind).
 """
@@ -64,6 +67,16 @@ def work(case: str, epochs: int, steps: int) -> None:
 
         task = ut.Task(model, loss=nn.CrossEntropyLoss(), optimizer=optimizer)
         ut.Trainer(task, max_epochs=epochs, eval_every_epochs=None, device="cpu").fit(batches)
+    elif case.startswith("unitrain +"):  # "unitrain +N plugins"
+        from _styles import noop_plugins
+
+        import unitrain as ut
+
+        plugins, _ = noop_plugins(int(case.split("+")[1].split()[0]))
+        task = ut.Task(model, loss=nn.CrossEntropyLoss(), optimizer=optimizer)
+        ut.Trainer(
+            task, plugins=plugins, max_epochs=epochs, eval_every_epochs=None, device="cpu"
+        ).fit(batches)
     elif case == "ignite Engine":
         from ignite.engine import Engine
 
@@ -125,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at a time")
     parser.add_argument("--hash-seed", type=int, default=0, help="PYTHONHASHSEED of each run")
     parser.add_argument("--ignite", action="store_true", help="count Ignite's Engine too")
+    parser.add_argument("--plugins", type=int, default=0, help="count unitrain +N plugins too")
     parser.add_argument("--worker", nargs=2, metavar=("CASE", "EPOCHS"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--smoke", action="store_true", help="CI: each case in-process, 2 steps; no valgrind"
@@ -140,6 +154,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         emit({"instructions_ratio": math.nan})
         return {"instructions_ratio": math.nan}
     cases = ["raw loop", "unitrain bare", *(["ignite Engine"] if args.ignite else [])]
+    if args.plugins:
+        cases.append(f"unitrain +{args.plugins} plugins")
     first, last = args.epochs
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(args.jobs) as pool:
         jobs = {
@@ -174,6 +190,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "d1_miss_ratio": bare["D1mr"] / raw["D1mr"],
         "ignite_instructions_ratio": math.nan if ignite is None else ignite["Ir"] / raw["Ir"],
     }
+    if args.plugins:
+        from overhead import listener_calls_per_step
+
+        plugged = per_step[f"unitrain +{args.plugins} plugins"]
+        calls = listener_calls_per_step(args.plugins) - listener_calls_per_step(0)
+        values["plugins_instructions_ratio"] = plugged["Ir"] / raw["Ir"]
+        values["per_listener_instructions"] = (plugged["Ir"] - bare["Ir"]) / calls
+        print(f"unitrain +{args.plugins} plugins: {calls} listener calls per step")
     emit(values)
     return values
 

@@ -66,6 +66,23 @@ def test_dispatch_reports_per_listener_cost(load: Any, capsys: pytest.CaptureFix
     for name in ("per_listener_us", "pluggy_per_listener_us", "event_us", "speedup_vs_pluggy"):
         assert math.isfinite(float(lines[name])), name
     assert "unitrain + wrapper" in output
+    assert float(lines["noise_floor_us"]) >= 0
+    for style in ("native", "t3w", "aitoolbox", "mixed", "aitoolbox_gated"):
+        assert math.isfinite(float(lines[f"{style}_per_listener_us"])), style
+    # counted, not timed: every style's listener is one call of its method (t3w's step
+    # return is made once per event and shared); a gated-off callback is no call at all
+    assert float(lines["native_calls_per_listener"]) == 1.0
+    assert float(lines["aitoolbox_calls_per_listener"]) == 1.0
+    assert 1.0 <= float(lines["t3w_calls_per_listener"]) <= 1.0 + 4 / 3
+    assert float(lines["aitoolbox_gated_calls_per_listener"]) == 0.0
+
+
+def test_dispatch_smoke_mode_prints_numbers(load: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    values = load("dispatch").main(["--smoke", "--number", "20"])
+    output = capsys.readouterr().out
+    lines = _final_lines(output)
+    assert "K=0" in output and "K=10" in output and "3 interleaved repeats" in output
+    assert float(lines["per_listener_us"]) == pytest.approx(values["per_listener_us"], abs=1e-4)
 
 
 def test_realistic_reports_throughput_and_memory(

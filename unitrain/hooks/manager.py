@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import pluggy
 
 from unitrain.errors import PluginError
+from unitrain.hooks.forward import SILENT, Forward, forward_of
 from unitrain.hooks.markers import PROJECT
 from unitrain.hooks.relay import compile_caller
 from unitrain.hooks.specs import Hooks
@@ -109,6 +110,8 @@ class PluginManager:
         # what the loop precomputes from the plugin set (see bound()); emptied when it changes
         self.plans: dict[str, Any] = {}
         self._order: dict[str, list[pluggy.HookImpl]] = {}
+        # implementations the relay calls past their function (see hooks/forward.py)
+        self._forwards: dict[pluggy.HookImpl, Forward] = {}
         self._relay = _Relay()
         self.timer = HookTimer(self._rebuild)  # the profiler's view: time per plugin and hook
         self.hooks: Hooks = cast(Hooks, self._relay)
@@ -166,10 +169,13 @@ class PluginManager:
         )
         try:
             self._validate(resolved, plugin)
+            self._rebuild()
         except PluginError:
             self.unregister(resolved)
             raise
-        self._rebuild()
+        except TypeError as error:  # a forward the relay cannot compile (see forward.py)
+            self.unregister(resolved)
+            raise PluginError(f"plugin {resolved!r} cannot be registered: {error}") from None
         return resolved
 
     def unregister(self, name: str) -> object:
@@ -210,21 +216,28 @@ class PluginManager:
         """The implementations of ``hook_name`` in the order they are called."""
         return list(self._order[hook_name])
 
+    def forward(self, impl: pluggy.HookImpl) -> Forward | None:
+        """How the relay calls ``impl`` past its function (see :mod:`.forward`), or ``None``
+        when it calls ``impl.function`` itself."""
+        return self._forwards.get(impl)
+
     def bound(self, hook_name: str) -> Callable[..., Any] | None:
         """The cheapest callable that calls ``hook_name`` as the relay would, for a loop
         that looks it up once per plugin set (cache it in :attr:`plans`).
 
         ``None`` when nothing implements the hook (the caller skips the call); the
-        implementation itself when it is the only one, not a wrapper, and takes exactly
-        the hook's arguments in the spec's order (a task's default stage, say); else the
-        compiled relay. The first two add no note to an error: a loop that calls them
-        catches the error and passes it to :meth:`note_raised`.
+        implementation itself when it is the only one, not a wrapper, not forwarded, and
+        takes exactly the hook's arguments in the spec's order (a task's default stage,
+        say); else the compiled relay. The first two add no note to an error: a loop that
+        calls them catches the error and passes it to :meth:`note_raised`.
         """
         impls = self._order[hook_name]
         if not impls:
             return None
         if len(impls) == 1 and not self.timer.running:  # a timed call goes through the relay
             (impl,) = impls
+            if impl in self._forwards:  # the relay calls past its function: cheaper
+                return cast(Callable[..., Any], getattr(self._relay, hook_name))
             spec = getattr(self._pluggy.hook, hook_name).spec
             if not impl.wrapper and tuple(impl.argnames) == tuple(spec.argnames):
                 if not set(impl.kwargnames) & set(spec.argnames):
@@ -241,7 +254,7 @@ class PluginManager:
         if getattr(error, _NOTED, False):
             return
         impls = {name: self._order[name] for name in hook_names}
-        found = _find_culprit(error, [i for group in impls.values() for i in group])
+        found = _find_culprit(error, [i for group in impls.values() for i in group], self._forwards)
         if found is None:
             return
         plugin, impl = found
@@ -298,7 +311,7 @@ class PluginManager:
 
     def _on_hook_error(self, error: BaseException, hook: str, impls: list[pluggy.HookImpl]) -> None:
         if not getattr(error, _NOTED, False):
-            found = _find_culprit(error, impls)
+            found = _find_culprit(error, impls, self._forwards)
             self.note_error(error, hook, None if found is None else found[0])
 
     # ----------------------------------------------------------- internals
@@ -361,11 +374,12 @@ class PluginManager:
 
     def _rebuild(self) -> None:
         self.generation += 1
+        self._forwards = {}
         for name in dir(Hooks):
             if name.startswith("_"):
                 continue
             caller: pluggy.HookCaller = getattr(self._pluggy.hook, name)
-            impls = caller.get_hookimpls()
+            impls = [impl for impl in caller.get_hookimpls() if self._bind(impl)]
             ordered = sorted(impls, key=lambda i: self._sort_key(name, i))
             wrappers = [i for i in ordered if i.wrapper]
             plain = [i for i in ordered if not i.wrapper]
@@ -374,9 +388,20 @@ class PluginManager:
             call_order = wrappers + plain
             self._order[name] = call_order
             wrap = self.timer.wrap if self.timer.running else None
-            compiled = compile_caller(caller, call_order, self._on_hook_error, wrap)
+            compiled = compile_caller(caller, call_order, self._on_hook_error, wrap, self._forwards)
             setattr(self._relay, name, compiled)
         self.plans.clear()
+
+    def _bind(self, impl: pluggy.HookImpl) -> bool:
+        """Note how the relay calls ``impl`` (see :mod:`.forward`); False if it never does."""
+        if impl.wrapper:
+            return True
+        forward = forward_of(impl.function, impl.plugin, self)
+        if forward is SILENT:
+            return False
+        if isinstance(forward, Forward):
+            self._forwards[impl] = forward
+        return True
 
 
 class _Relay:
@@ -414,18 +439,24 @@ def _unknown_hook_message(plugin: str, hook: str) -> str:
 
 
 def _find_culprit(
-    error: BaseException, impls: list[pluggy.HookImpl]
+    error: BaseException,
+    impls: list[pluggy.HookImpl],
+    forwards: dict[pluggy.HookImpl, Forward] | None = None,
 ) -> tuple[str, pluggy.HookImpl] | None:
     """The plugin (and implementation) whose frame is outermost in ``error``'s traceback."""
     # Instances of one class share code objects, so a frame is matched by its code and,
-    # for a method, by the instance bound to its first argument.
+    # for a method, by the instance bound to its first argument. A forwarded implementation
+    # is found by the frame of the method the relay called past its function.
     codes: dict[Any, list[tuple[object, tuple[str, pluggy.HookImpl]]]] = {}
     for impl in impls:
-        function: Any = inspect.unwrap(impl.function)
-        code = getattr(getattr(function, "__func__", function), "__code__", None)
-        if code is not None:
-            owner = getattr(function, "__self__", None)
-            codes.setdefault(code, []).append((owner, (impl.plugin_name, impl)))
+        forward = None if forwards is None else forwards.get(impl)
+        targets = [impl.function] if forward is None else [impl.function, forward.target]
+        for target in targets:
+            function: Any = inspect.unwrap(target)
+            code = getattr(getattr(function, "__func__", function), "__code__", None)
+            if code is not None:
+                owner = getattr(function, "__self__", None)
+                codes.setdefault(code, []).append((owner, (impl.plugin_name, impl)))
     traceback = error.__traceback__
     while traceback is not None:
         frame = traceback.tb_frame

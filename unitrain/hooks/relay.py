@@ -21,26 +21,34 @@ wrapper's return value replaces the result; "did not yield" / "has second yield"
 the same ``RuntimeError``); and, as in pluggy, a wrapped hook that is not ``firstresult``
 returns the list of non-``None`` results. An implementation's parameter with a default
 gets the hook's argument of that name by keyword, as pluggy ≥ 1.7 passes it (pluggy 1.6
-left it at its default). Old-style ``hookwrapper=True`` implementations are rejected by
-the manager and refused here. The generated code depends only on the hook's shape, so its
-compiled form is cached. Semantics are locked by the lifecycle, ordering and relay tests,
-which compare this module with pluggy's own call.
+left it at its default). A plain implementation whose function carries a
+:class:`~unitrain.hooks.forward.Forward` is called past that function: the forward's target
+with its argument expressions, under its guard (see :mod:`.forward`). Old-style
+``hookwrapper=True`` implementations are rejected by the manager and refused here. The
+generated code depends only on the hook's shape, so its compiled form is cached. Semantics
+are locked by the lifecycle, ordering and relay tests, which compare this module with
+pluggy's own call (and, for forwards, with calling the functions themselves).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+import ast
+from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import lru_cache
 from types import CodeType
 from typing import Any, NoReturn
 
 import pluggy
 
+from unitrain.hooks.forward import Forward
+
 __all__ = ["compile_caller"]
 
 ErrorHandler = Callable[[BaseException, str, "list[pluggy.HookImpl]"], None]
 Teardown = Generator[None, object, object]
 Wrap = Callable[[Callable[..., Any], str, str], Callable[..., Any]]
+Call = tuple[tuple[str, ...], str | None, tuple[tuple[str, tuple[str, ...]], ...]]
+"""One plain call's shape: argument expressions, guard, derived values (name, arguments)."""
 
 
 def compile_caller(
@@ -48,9 +56,12 @@ def compile_caller(
     impls: list[pluggy.HookImpl],
     on_error: ErrorHandler,
     wrap: Wrap | None = None,
+    forwards: Mapping[pluggy.HookImpl, Forward] | None = None,
 ) -> Callable[..., Any]:
     """Return one function that calls ``impls`` (already in call order) like pluggy would;
-    ``wrap`` (the hook timer's) wraps each plain implementation's function."""
+    ``wrap`` (the hook timer's) wraps each plain implementation's function; ``forwards``
+    says which plain implementations are called past their function (ignored while
+    ``wrap`` is given: a timed call times the implementation as registered)."""
     assert hook.spec is not None
     name = hook.name
     argnames = tuple(hook.spec.argnames)
@@ -61,18 +72,25 @@ def compile_caller(
     namespace["_on_error"] = lambda error: on_error(error, name, impls)
     wrappers = [impl for impl in impls if impl.wrapper]
     plain = [impl for impl in impls if not impl.wrapper]
+    calls: list[Call] = []
+    for index, impl in enumerate(plain):
+        forward = None if wrap is not None or forwards is None else forwards.get(impl)
+        if forward is None:
+            call = impl.function
+            namespace[f"_f{index}"] = call if wrap is None else wrap(call, impl.plugin_name, name)
+            calls.append((_call_shape(impl, argnames), None, ()))
+        else:
+            where = f"{name} of {impl.plugin_name!r}"
+            calls.append(_forward(forward, index, argnames, namespace, where))
     shape = (
         name,
         argnames,
         firstresult,
         tuple(_call_shape(impl, argnames) for impl in wrappers),
-        tuple(_call_shape(impl, argnames) for impl in plain),
+        tuple(calls),
     )
     for index, impl in enumerate(wrappers):
         namespace[f"_w{index}"] = impl.function
-    for index, impl in enumerate(plain):
-        call = impl.function
-        namespace[f"_f{index}"] = call if wrap is None else wrap(call, impl.plugin_name, name)
     exec(_code(shape), namespace)
     function: Callable[..., Any] = namespace[name]
     return function
@@ -83,6 +101,52 @@ def _call_shape(impl: pluggy.HookImpl, argnames: tuple[str, ...]) -> tuple[str, 
     passes them, each parameter with a default that the hook provides, by keyword."""
     keywords = tuple(f"{arg}={arg}" for arg in impl.kwargnames if arg in argnames)
     return (*impl.argnames, *keywords)
+
+
+def _forward(
+    forward: Forward,
+    index: int,
+    argnames: tuple[str, ...],
+    namespace: dict[str, Any],
+    where: str,
+) -> Call:
+    """Put ``forward``'s objects into ``namespace`` under this call's names; its shape."""
+    namespace[f"_f{index}"] = forward.target
+    names: dict[str, str] = {"v": f"_v{index}"}
+    derived: list[tuple[str, tuple[str, ...]]] = []
+    for value in forward.derived:
+        if not value.name.isidentifier():
+            raise TypeError(f"{where}: derived value name {value.name!r} is not an identifier")
+        provider = namespace.setdefault(f"_p_{value.name}", value.provider)
+        if provider is not value.provider:
+            raise TypeError(f"{where}: derived value {value.name!r} has two providers")
+        if not set(value.args) <= set(argnames):
+            raise TypeError(f"{where}: derived value {value.name!r} needs {value.args}")
+        names[value.name] = f"_d_{value.name}"
+        derived.append((value.name, value.args))
+    constants = [f"_c{index}_{j}" for j in range(len(forward.constants))]
+    namespace.update(zip(constants, forward.constants, strict=True))
+    allowed = {*argnames, *constants, *names.values()}
+    args = tuple(_expression(arg, constants, names, allowed, where) for arg in forward.args)
+    guard = None
+    if forward.guard is not None:
+        guard = _expression(forward.guard, constants, names, allowed, where)
+    return args, guard, tuple(derived)
+
+
+def _expression(
+    template: str, constants: list[str], names: dict[str, str], allowed: set[str], where: str
+) -> str:
+    """``template`` with its placeholders filled, checked to use only ``allowed`` names."""
+    try:
+        source = template.format(*constants, **names)
+        tree = ast.parse(source, mode="eval")
+    except (IndexError, KeyError, SyntaxError) as error:
+        raise TypeError(f"{where}: bad forward expression {template!r}: {error}") from None
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    if not used <= allowed:
+        raise TypeError(f"{where}: forward expression {template!r} uses {sorted(used - allowed)}")
+    return f"({source})"
 
 
 @lru_cache(maxsize=1024)
@@ -119,16 +183,22 @@ def _code(shape: tuple[Any, ...]) -> CodeType:
     return compile(source, f"<unitrain hook {name}>", "exec")
 
 
-def _plain_calls(plain: Sequence[tuple[str, ...]], firstresult: bool, collect: bool) -> list[str]:
+def _plain_calls(plain: Sequence[Call], firstresult: bool, collect: bool) -> list[str]:
     lines = ["_results = []"] if collect else []
-    for index, args in enumerate(plain):
+    computed: set[str] = set()
+    for index, (args, guard, derived) in enumerate(plain):
+        for value, value_args in derived:  # once, before the first call that needs it
+            if value not in computed:
+                computed.add(value)
+                lines.append(f"_d_{value} = _p_{value}({', '.join(value_args)})")
         call = f"_f{index}({', '.join(args)})"
         if firstresult:
-            lines += [f"_r = {call}", "if _r is not None:", "    return _r"]
+            body = [f"_r = {call}", "if _r is not None:", "    return _r"]
         elif collect:
-            lines += [f"_r = {call}", "if _r is not None:", "    _results.append(_r)"]
+            body = [f"_r = {call}", "if _r is not None:", "    _results.append(_r)"]
         else:
-            lines.append(call)
+            body = [call]
+        lines += body if guard is None else [f"if {guard}:", *_indent(body)]
     lines.append("return _results" if collect else "return None")
     return lines
 

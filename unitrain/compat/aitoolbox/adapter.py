@@ -19,6 +19,13 @@ ones). Seed hook → unitrain hook:
                               ``execute_callbacks=True``
 ============================  =========================================================
 
+Each wired hook's implementation carries a forward (:mod:`unitrain.hooks.forward`): in a
+trainer the relay calls the callback's own method, ``callback.on_batch_end()``, with no
+adapter call in between, and the gradient hooks' ``grad_cb_used`` test is compiled in front
+of the call (``if loop.grad_cb_used: callback.on_after_optimizer_step()``), so a callback
+costs per event what a native plugin costs. The callback's methods are looked up when the
+plugin set changes (a method replaced on the instance afterwards is not seen).
+
 The plugin's ``order`` is the callback's ``execution_order`` and its ``ranks`` the
 callback's ``device_idx_execution`` (``"all"`` when ``None``). A callback with
 ``state_dict`` / ``load_state_dict`` (schedulers) also gets ``on_save_checkpoint`` /
@@ -31,12 +38,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from unitrain.compat.aitoolbox.abstract import AbstractCallback
+from unitrain.hooks.forward import Forward, forwarded
 
 if TYPE_CHECKING:
     import torch
 
     from unitrain.compat.aitoolbox.train_loop import TrainLoop
     from unitrain.core.state import State
+    from unitrain.hooks.manager import PluginManager
 
 __all__ = ["CallbackPlugin", "make_plugin", "overridden_hooks"]
 
@@ -56,44 +65,84 @@ class CallbackPlugin:
     def __repr__(self) -> str:
         return f"<aitoolbox callback {self.name!r} order={self.order}>"
 
-
-def _on_fit_start(self: CallbackPlugin, state: State) -> None:
-    self.callback.on_train_begin()
-
-
-def _on_epoch_start(self: CallbackPlugin, state: State) -> None:
-    self.callback.on_epoch_begin()
-
-
-def _on_train_step_start(self: CallbackPlugin, state: State) -> None:
-    self.callback.on_batch_begin()
-
-
-def _on_after_backward(self: CallbackPlugin, state: State) -> None:
-    # On update iterations the hook fires per optimizer right before its step instead.
-    if self.loop.grad_cb_used and not state.ends_window:
+    def gradient_updates(self, state: State) -> None:
+        """``on_after_gradient_update`` once per optimizer (a micro-step with no update)."""
         for index in range(len(state.optimizers)):
             self.callback.on_after_gradient_update(index)
 
 
+def _calls(seed_hook: str) -> Callable[[CallbackPlugin, PluginManager], Forward]:
+    """The binder of a hook that calls ``callback.<seed_hook>()`` with no arguments."""
+
+    def bind(plugin: CallbackPlugin, manager: PluginManager) -> Forward:
+        return Forward(getattr(plugin.callback, seed_hook))
+
+    return bind
+
+
+_GRADIENTS = "{0}.grad_cb_used"
+
+
+@forwarded(_calls("on_train_begin"))
+def _on_fit_start(self: CallbackPlugin, state: State) -> None:
+    self.callback.on_train_begin()
+
+
+@forwarded(_calls("on_epoch_begin"))
+def _on_epoch_start(self: CallbackPlugin, state: State) -> None:
+    self.callback.on_epoch_begin()
+
+
+@forwarded(_calls("on_batch_begin"))
+def _on_train_step_start(self: CallbackPlugin, state: State) -> None:
+    self.callback.on_batch_begin()
+
+
+@forwarded(
+    lambda plugin, manager: Forward(
+        plugin.gradient_updates,
+        ("state",),
+        (plugin.loop,),
+        guard=f"{_GRADIENTS} and not state.ends_window",
+    )
+)
+def _on_after_backward(self: CallbackPlugin, state: State) -> None:
+    # On update iterations the hook fires per optimizer right before its step instead.
+    if self.loop.grad_cb_used and not state.ends_window:
+        self.gradient_updates(state)
+
+
+@forwarded(
+    lambda plugin, manager: Forward(
+        plugin.callback.on_after_gradient_update, ("optimizer_idx",), (plugin.loop,), _GRADIENTS
+    )
+)
 def _on_before_optimizer_step(self: CallbackPlugin, state: State, optimizer_idx: int) -> None:
     if self.loop.grad_cb_used:
         self.callback.on_after_gradient_update(optimizer_idx)
 
 
+@forwarded(
+    lambda plugin, manager: Forward(
+        plugin.callback.on_after_optimizer_step, (), (plugin.loop,), _GRADIENTS
+    )
+)
 def _on_after_optimizer_step(self: CallbackPlugin, state: State) -> None:
     if self.loop.grad_cb_used:
         self.callback.on_after_optimizer_step()
 
 
+@forwarded(_calls("on_batch_end"))
 def _on_train_step_end(self: CallbackPlugin, state: State) -> None:
     self.callback.on_batch_end()
 
 
+@forwarded(_calls("on_epoch_end"))
 def _on_epoch_end(self: CallbackPlugin, state: State) -> None:
     self.callback.on_epoch_end()
 
 
+@forwarded(_calls("on_train_end"))
 def _on_fit_end(self: CallbackPlugin, state: State) -> None:
     self.callback.on_train_end()
 

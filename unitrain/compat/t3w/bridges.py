@@ -3,6 +3,16 @@
 A bridge looks up the loop object the side effect runs in (the :class:`TrainLoop` /
 :class:`EvalLoop` stored in the state's stash by the loop, or an :class:`EngineLoop` view),
 skips side effects not listed in that loop, and calls the t3w method with t3w's arguments.
+
+Those look-ups give the same answer for the whole life of a plugin set: the loops are the
+ones the trainer's :class:`LoopContext` plugin holds (its :class:`EngineLoop` view when it has
+none), and whether a loop lists the side effect is known when it is registered. So each
+bridge also carries a binder (:mod:`unitrain.hooks.forward`): given the manager, it answers
+the loop once, and the relay calls the t3w method itself, ``method(loop, state.batch_idx,
+batch)``, with no bridge call in between; a side effect not listed in the loop is not called
+at all (``SILENT``). The step return of ``on_train_step_finished`` is made once per event
+and shared by every side effect that hears it (the t3w task's step return is itself shared).
+A manager without a state (a bare :class:`PluginManager`) calls the bridges as they are.
 """
 
 from __future__ import annotations
@@ -10,15 +20,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from unitrain.compat.t3w.context import LoopContext
 from unitrain.compat.t3w.contract import StepReturnDict, as_step_return
-from unitrain.compat.t3w.loop_view import _ENGINE_LOOP, EVAL_LOOPS, TRAIN_LOOP, EngineLoop
+from unitrain.compat.t3w.loop_view import (
+    _ENGINE_LOOP,
+    _TRAIN_EVENTS,
+    EVAL_LOOPS,
+    T3W_EVENTS,
+    TRAIN_LOOP,
+    EngineLoop,
+)
+from unitrain.hooks.forward import SILENT, Binder, Derived, Forward, Silent
 
 if TYPE_CHECKING:
     from unitrain.compat.t3w.side_effect import ISideEffect
     from unitrain.core.result import StepResult
     from unitrain.core.state import State
+    from unitrain.hooks.manager import PluginManager
 
-__all__ = ["make_bridge", "step_return_of"]
+__all__ = ["bind_bridge", "make_bridge", "step_return_of"]
 
 
 def _train_loop(state: State) -> Any:
@@ -140,3 +160,57 @@ def make_bridge(t3w_name: str) -> Callable[..., None]:
             self.on_eval_finished(loop)
 
     return on_eval_end
+
+
+_STEP_RETURN = Derived("t3w_step_return", step_return_of, ("result",))
+
+# t3w's arguments after ``loop``, as expressions over the unitrain hook's arguments
+_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "on_train_started": (),
+    "on_train_epoch_started": ("state.epoch",),
+    "on_train_step_started": ("state.batch_idx", "batch"),
+    "on_train_step_finished": ("state.batch_idx", "batch", "{t3w_step_return}"),
+    "on_train_epoch_finished": ("state.epoch",),
+    "on_train_finished": (),
+    "on_eval_started": (),
+    "on_eval_step_started": ("state.batch_idx", "batch"),
+    "on_eval_step_finished": ("state.batch_idx", "batch"),
+    "on_eval_finished": (),
+}
+assert set(_ARGUMENTS) == set(T3W_EVENTS)
+
+
+def bind_bridge(t3w_name: str) -> Binder:
+    """The binder of the bridge of ``t3w_name`` (see the module docstring)."""
+    arguments = _ARGUMENTS[t3w_name]
+    derived = (_STEP_RETURN,) if t3w_name == "on_train_step_finished" else ()
+    train = t3w_name in _TRAIN_EVENTS
+
+    def bind(side_effect: object, manager: PluginManager) -> Forward | Silent | None:
+        state = manager.state
+        if state is None:  # no trainer: the loop is found per call, from the call's state
+            return None
+        method = getattr(side_effect, t3w_name)
+        context = manager.get(LoopContext.name)
+        if not isinstance(context, LoopContext):
+            context = None
+        train_loop = None if context is None else context.train_loop
+        if train:
+            loop = train_loop if train_loop is not None else _engine_loop(state)
+            if not _hears(side_effect, loop):
+                return SILENT
+            return Forward(method, ("{0}", *arguments), (loop,), derived=derived)
+        engine = _engine_loop(state) if _hears(side_effect, _engine_loop(state)) else None
+        if context is None or not context.eval_loops:
+            return SILENT if engine is None else Forward(method, ("{0}", *arguments), (engine,))
+        # the split decides the loop: {split: loop, or None where it does not list us}
+        loops = {
+            split: (loop if _hears(side_effect, loop) else None)
+            for split, loop in context.eval_loops.items()
+        }
+        if engine is None and not any(loops.values()):
+            return SILENT
+        guard = "({v} := {0}.get(split, {1})) is not None"
+        return Forward(method, ("{v}", *arguments), (loops, engine), guard=guard)
+
+    return bind

@@ -3,7 +3,9 @@
 A subclass implements any of t3w's ten events with t3w's arguments. When the class is
 defined, each overridden event gets a bridge: the unitrain hook of the same moment, which
 calls the t3w method with the t3w arguments. Only overridden events get a bridge, so an
-unused event costs nothing per step.
+unused event costs nothing per step; and in a trainer the relay calls the t3w method itself
+with the t3w arguments (the loop is found once per plugin set, see :mod:`.bridges`), so an
+overridden event costs what a native plugin's hook costs.
 
 ==============================  =======================================  ============
 t3w event                       unitrain hook                            ``step``
@@ -32,9 +34,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from unitrain.compat.t3w.bridges import make_bridge, step_return_of
+from unitrain.compat.t3w.bridges import bind_bridge, make_bridge, step_return_of
 from unitrain.compat.t3w.contract import StepReturnDict
 from unitrain.compat.t3w.loop_view import EVAL_LOOPS, T3W_EVENTS, TRAIN_LOOP, EngineLoop
+from unitrain.hooks.forward import forwarded
 from unitrain.hooks.markers import hookimpl
 
 __all__ = ["EVAL_LOOPS", "TRAIN_LOOP", "EngineLoop", "ISideEffect", "step_return_of"]
@@ -65,7 +68,7 @@ class ISideEffect:
                     f"{cls.__name__} defines both {t3w_name} (t3w) and {hook_name} (the "
                     f"unitrain hook it is bridged to); keep one of them"
                 )
-            bridge = hookimpl(make_bridge(t3w_name))
+            bridge = hookimpl(forwarded(bind_bridge(t3w_name))(make_bridge(t3w_name)))
             bridge.unitrain_t3w_bridge = True  # type: ignore[attr-defined]
             bridge.__qualname__ = f"{cls.__qualname__}.{hook_name}"
             setattr(cls, hook_name, bridge)
