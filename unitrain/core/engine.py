@@ -173,6 +173,7 @@ class Engine:
                 "or objects with callable step() and zero_grad()"
             )
         state.optimizers = optimizers
+        self.plugins.plans.clear()  # the step's plan names the lone optimizer (core.plan)
         for index, optimizer in enumerate(optimizers):
             clear_gradients(optimizer)
             scheduler = self.hooks.make_scheduler(state, optimizer, index)

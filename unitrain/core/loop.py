@@ -47,9 +47,10 @@ optimizer step in :mod:`unitrain.core.window`, the schedulers in :mod:`unitrain.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
@@ -57,7 +58,7 @@ from torch import nn
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
 from unitrain.core.passes import evaluation_pass, finish_train_step
-from unitrain.core.plan import PLAN, STEP_HOOKS, step_plan
+from unitrain.core.plan import PLAN, STEP_HOOKS, step_plans
 from unitrain.core.result import StepResult, no_result
 from unitrain.core.schedule import step_schedulers
 from unitrain.core.window import clear_gradients, enter_window, step_optimizers
@@ -171,27 +172,36 @@ def _train_batches(
     if _stopping_now(state):  # asked in on_epoch_start: no step runs at all
         return False
     max_steps = engine.config.max_steps
-    for drawn, batch in enumerate(steps):
-        if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
-            check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
-        # held until the next step has run, as a hand-written loop holds its `loss`: the
-        # old graph keeps each parameter's gradient accumulator alive for autograd to
-        # reuse (rebuilding them costs ~3 k instructions a step)
-        held = train_step(engine, batch, evals)  # noqa: F841
-        if _stopping_now(state) or (max_steps is not None and state.global_step >= max_steps):
+    last_step = sys.maxsize if max_steps is None else max_steps
+    batches = iter(steps)
+    first = next(batches, _NO_BATCH)
+    if first is _NO_BATCH:
+        return True
+    # every epoch: a later fit (or epoch) may bring other data
+    check_batch(first, f"first batch of {train.name}", train.expect_minibatch)
+    for batch in chain((first,), batches):
+        # the loss is held until the next step has run, as a hand-written loop holds its
+        # `loss`: the old graph keeps each parameter's gradient accumulator alive for
+        # autograd to reuse (rebuilding them costs ~3 k instructions a step); the rest of
+        # the result (outputs, targets) is let go with the step
+        held = train_step(engine, batch, evals).loss  # noqa: F841
+        # read afresh after every step: plugins ask for stops during it
+        if state.stop_requested == "now" or state.global_step >= last_step:
             return False
     return True
+
+
+_NO_BATCH = object()
 
 
 def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepResult:
     """One micro-step: forward, backward, and the optimizer step when the window ends;
     returns the step's result."""
     state, plugins, config = engine.state, engine.plugins, engine.config
-    accumulation = config.accumulation
-    plan = plugins.plans.get(PLAN) or step_plan(plugins)
+    plan, lone = plugins.plans.get(PLAN) or step_plans(plugins, state)
     try:
-        if accumulation > 1:
-            enter_window(state, accumulation)
+        if config.accumulation > 1:
+            enter_window(state, config.accumulation)
         if plan.on_start is not None:
             plan.on_start(state, batch)
         batch = None if plan.prepare is None else plan.prepare(state, batch)
@@ -208,7 +218,14 @@ def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepRes
         if plan.on_backward is not None:
             plan.on_backward(state, result)
         if state.ends_window:
-            step_optimizers(state, plan)
+            if lone is None:
+                step_optimizers(state, plan)
+            else:  # one torch optimizer, no event around its step: step_optimizers' work
+                plan.optimizer_step(state, lone, 0)  # type: ignore[misc]  # lone: it exists
+                lone.zero_grad(set_to_none=True)  # clear_gradients(lone)
+                state.global_step += 1
+                if state.schedulers:
+                    step_schedulers(state.schedulers, "step", state.global_step, state.eval_metrics)
             # before on_train_step_end, where a distributed run agrees on stops
             deadline = engine.fit_deadline
             if deadline is not None and time.monotonic() >= deadline:
