@@ -75,6 +75,7 @@ class Engine:
         )
         self.config: TrainerConfig = run_settings(self.settings)
         self.fit_deadline: float | None = None
+        self.held_loss: Any = None  # the last step's loss, during an epoch (core.loop)
         model = getattr(task, "model", None)
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(

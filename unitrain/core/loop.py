@@ -58,7 +58,7 @@ from torch import nn
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
 from unitrain.core.passes import evaluation_pass, finish_train_step
-from unitrain.core.plan import PLAN, STEP_HOOKS, step_plans
+from unitrain.core.plan import PLAN, STEP_HOOKS, StepPlan, step_plans
 from unitrain.core.result import StepResult, no_result
 from unitrain.core.schedule import step_schedulers
 from unitrain.core.window import clear_gradients, enter_window, step_optimizers
@@ -179,15 +179,14 @@ def _train_batches(
         return True
     # every epoch: a later fit (or epoch) may bring other data
     check_batch(first, f"first batch of {train.name}", train.expect_minibatch)
-    for batch in chain((first,), batches):
-        # the loss is held until the next step has run, as a hand-written loop holds its
-        # `loss`: the old graph keeps each parameter's gradient accumulator alive for
-        # autograd to reuse (rebuilding them costs ~3 k instructions a step); the rest of
-        # the result (outputs, targets) is let go with the step
-        held = train_step(engine, batch, evals).loss  # noqa: F841
-        # read afresh after every step: plugins ask for stops during it
-        if state.stop_requested == "now" or state.global_step >= last_step:
-            return False
+    try:
+        for batch in chain((first,), batches):
+            train_step(engine, batch, evals)
+            # read afresh after every step: plugins ask for stops during it
+            if state.stop_requested == "now" or state.global_step >= last_step:
+                return False
+    finally:
+        engine.held_loss = None  # the last step's graph goes with the epoch
     return True
 
 
@@ -198,7 +197,12 @@ def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepRes
     """One micro-step: forward, backward, and the optimizer step when the window ends;
     returns the step's result."""
     state, plugins, config = engine.state, engine.plugins, engine.config
-    plan, lone = plugins.plans.get(PLAN) or step_plans(plugins, state)
+    plan: StepPlan
+    lone: Any  # the one torch optimizer when no event surrounds its step (core.plan)
+    try:
+        plan, lone = plugins.plans[PLAN]
+    except KeyError:  # the plugin set or the optimizers changed: plan anew
+        plan, lone = step_plans(plugins, state)
     try:
         if config.accumulation > 1:
             enter_window(state, config.accumulation)
@@ -212,6 +216,12 @@ def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepRes
             raise StageError(
                 no_result("run_forward", "a StepResult with the loss to backpropagate")
             )
+        # The new loss replaces the last step's, right after the forward that made it, as
+        # `loss = ...` does in a hand-written loop: until then the old graph kept each
+        # parameter's gradient accumulator alive for autograd to reuse (rebuilding them
+        # costs ~3 k instructions a step), and the old graph is freed where the hand-written
+        # loop frees it, so the allocator sees the same sequence of requests.
+        engine.held_loss = result.loss
         if plan.backward is not None:
             plan.backward(state, result)
         state.micro_step += 1

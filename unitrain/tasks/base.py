@@ -30,8 +30,8 @@ __all__ = [
     "TaskBase",
     "batch_size_of",
     "is_descriptor",
-    "loss_weight",
     "total_loss",
+    "weight_source",
 ]
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -152,14 +152,27 @@ class TaskBase:
         )
 
     def loss_weight(self, loss: LossFn) -> float:
-        """The weight of ``loss`` now (:func:`read_weight`): the instance's or the class's
-        ``loss_reweight``, read at every step, through a source found once per loss and fit
-        (a class that had no ``loss_reweight`` when the fit started counts as having none
+        """The weight of ``loss`` now: the instance's own ``loss_reweight``, else its
+        class's (a property is asked), else 1.0. Read at every step (an annealing plugin
+        may change either between steps) through a source found once per loss and fit (a
+        class that had no ``loss_reweight`` when the fit started counts as having none
         until the next fit; its instances' own values count at once)."""
         entry = self.weight_sources.get(id(loss))
         if entry is None or entry[0] is not loss:
             entry = self.weight_sources[id(loss)] = (loss, weight_source(loss))
-        return read_weight(loss, entry[1])
+        # Through the source, not getattr(loss, name, default): on an nn.Module without the
+        # attribute that formats and raises an AttributeError inside Module.__getattr__, and
+        # getattr(type(loss), name, default) one inside the type's lookup (~2.5 k
+        # instructions per loss and step); reading a Module's __dict__ costs ~0.5 k itself.
+        own, kind = entry[1]
+        value: Any = own.get(REWEIGHT)
+        if value is None:
+            if kind is None:
+                return 1.0
+            value = getattr(kind, REWEIGHT, 1.0)
+            if type(value) is not float and is_descriptor(value):
+                value = getattr(loss, REWEIGHT)
+        return value if type(value) is float else float(value)
 
     def require_loss(self, result: StepResult) -> torch.Tensor:
         """``result.loss``, or a StageError saying how to give the task a loss."""
@@ -186,30 +199,6 @@ def weight_source(loss: LossFn) -> WeightSource:
     kind = type(loss)
     defines = any(REWEIGHT in klass.__dict__ for klass in kind.__mro__)
     return (_NO_DICT if own is None else own), (kind if defines else None)
-
-
-def read_weight(loss: LossFn, source: WeightSource) -> float:
-    """The weight of ``loss`` now: the instance's own ``loss_reweight``, else its class's
-    (a property is asked), else 1.0; read at every step, since an annealing plugin may
-    change either between steps."""
-    # Through the source, not getattr(loss, name, default): on an nn.Module without the
-    # attribute that formats and raises an AttributeError inside Module.__getattr__, and
-    # getattr(type(loss), name, default) one inside the type's lookup (~2.5 k instructions
-    # per loss and step); reading a Module's __dict__ costs ~0.5 k by itself.
-    own, kind = source
-    value: Any = own.get(REWEIGHT)
-    if value is None:
-        if kind is None:
-            return 1.0
-        value = getattr(kind, REWEIGHT, 1.0)
-        if type(value) is not float and is_descriptor(value):
-            value = getattr(loss, REWEIGHT)  # a property computing the weight: ask the loss
-    return value if type(value) is float else float(value)
-
-
-def loss_weight(loss: LossFn) -> float:
-    """The weight of ``loss`` now (:func:`read_weight`), its source found afresh."""
-    return read_weight(loss, weight_source(loss))
 
 
 _NO_DICT: Mapping[str, Any] = {}
