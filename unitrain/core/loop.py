@@ -18,7 +18,7 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
             the epoch's first batch: check its form (a clear error naming the loader)
             on_train_step_start(batch)          # state.accumulation_window, ends_window
             batch = run_prepare_batch(batch)
-            result = run_forward(batch)
+            result = run_forward(batch)         # the last step's loss is let go here
             run_backward(result);  micro_step += 1;  on_after_backward(result)
             if the accumulation window ends (accumulation micro-steps, or the epoch's last):
                 for each optimizer i:
@@ -40,7 +40,8 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
 
 The step runs as written in :func:`train_step`, whatever the task and the plugins: it
 calls each hook through the plan of :mod:`unitrain.core.plan` (a hook nobody implements
-is skipped; a stage only the task implements is the task's method itself).
+is skipped; a stage only the task implements is the task's method itself; a lone torch
+optimizer with no event around its step is stepped and cleared without the loop).
 The evaluation and prediction passes are in :mod:`unitrain.core.passes`, the window's
 optimizer step in :mod:`unitrain.core.window`, the schedulers in :mod:`unitrain.core.schedule`.
 """
