@@ -169,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     ):
         print(f"{name}={results[name]:.6g}")
     print(f"bit_identical={'true' if identical else 'false'}")
+    if not identical:  # a run that trained differently would make its timing meaningless
+        raise SystemExit("the checkpointed runs' weights differ from the run without checkpoints")
     return results
 
 

@@ -15,7 +15,8 @@ ratios), ``overhead_ratio_min`` (fastest repeat over fastest repeat), ``plugins1
 ``plugins30_ratio``, ``per_listener_us`` (extra time per listener call, from the 30-plugin
 case), ``ignite_ratio``, ``lightning_ratio`` (``nan`` when not installed); the same with a
 ``paired_`` prefix, plus ``paired_noise_floor`` (the raw loop paired with itself); and
-``bit_identical``. Run: ``python benchmarks/overhead.py`` (``--help`` for sizes).
+``bit_identical``. Run: ``python benchmarks/overhead.py`` (``--help`` for sizes; ``--smoke``:
+tiny sizes and one repeat, for CI).
 """
 
 from __future__ import annotations
@@ -290,7 +291,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--method", choices=["fits", "paired", "both"], default="both")
     parser.add_argument("--paired-epochs", type=int, default=8, help="epochs per paired fit")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (CI)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeats, args.steps, args.epochs, args.paired_epochs = 1, 2, (1, 2), 3
     single_thread()
     batches = make_batches(args.steps, args.batch, 32, 10, args.seed)
     seed = args.seed + 1
@@ -301,8 +305,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         unitrain_case("unitrain +30 plugins", batches, seed, 30),
     ]
     if not args.no_peers:
-        peers = [ignite_case(batches, seed), lightning_case(batches, seed)]
-        cases += [case for case in peers if case is not None]
+        for peer, make in (("pytorch-ignite", ignite_case), ("lightning", lightning_case)):
+            case = make(batches, seed)
+            if case is None:
+                print(f"{peer} is not installed: skipped (pip install -e '.[bench]')")
+            else:
+                cases.append(case)
     _, styles = noop_plugins(30)
     calls = listener_calls_per_step(30) - listener_calls_per_step(0)
     print(

@@ -10,7 +10,9 @@ deterministic kernels, wall time with one synchronize per run, peak memory from
 
 Final lines: ``throughput_ratio`` (unitrain samples/s ÷ raw; ``throughput_ratio_min`` from
 the fastest repeats), ``peak_memory_ratio``
-(unitrain ÷ raw), ``device``, ``bit_identical``. Run: ``python benchmarks/realistic.py``.
+(unitrain ÷ raw), ``device``, ``bit_identical``. Run: ``python benchmarks/realistic.py``
+(``--smoke``: tiny sizes and one repeat, for CI). Per precision (fp32, bf16, fp16), with
+host syncs per step: ``gpu.py``.
 """
 
 from __future__ import annotations
@@ -214,7 +216,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser.add_argument("--paired-epochs", type=int, default=6, help="epochs per paired fit")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--memory-child", choices=list(RUNS), help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (CI)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeats, args.steps, args.batch = 1, 2, 4
+        args.epochs, args.paired_epochs = (1, 2), 3
     if args.memory_child:
         memory_child(args.memory_child, args.steps, args.batch, args.epochs[1], args.seed)
         return {}

@@ -7,7 +7,8 @@
 2. Wall time of one committed checkpoint (temporary folder, fsync, sha256 manifest, rename,
    ``latest``) for an MLP of about ``--params`` parameters, and of verifying + loading it.
 
-Run: ``OMP_NUM_THREADS=1 python benchmarks/runs_overhead.py`` (``--help`` for sizes).
+Run: ``OMP_NUM_THREADS=1 python benchmarks/runs_overhead.py`` (``--help`` for sizes;
+``--smoke``: tiny sizes and one repeat, for CI).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -79,12 +81,15 @@ def checkpoint_times(params: int, repeats: int, root: Path) -> tuple[float, floa
     return statistics.median(writes) * 1e3, statistics.median(loads) * 1e3, size
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--params", type=int, default=10_000_000)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (CI)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.steps, args.repeats, args.params = 4, 1, 20_000
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,6 +18,7 @@ def test_the_named_settings_are_trainer_arguments() -> None:
         "limit_train_batches", "limit_eval_batches", "fast_dev_run", "overfit_batches",
         "max_time", "deterministic", "devices", "strategy",
     } <= accepted  # fmt: skip
+    assert "compile" in inspect.signature(ut.Task).parameters  # torch.compile(model)
     assert "gather" in inspect.signature(ut.Trainer.predict).parameters
     assert "resume" in inspect.signature(ut.Trainer.fit).parameters
 
@@ -45,3 +46,12 @@ def test_the_mapped_fit_evaluate_and_predict_calls_run() -> None:
     assert set(trainer.evaluate(make_batches(), split="test")) == {"loss", "accuracy"}
     predictions = trainer.predict(make_batches(count=2), gather=True)
     assert len(predictions) == 2 and isinstance(predictions[0], torch.Tensor)
+
+
+def test_the_several_optimizer_spellings_exist() -> None:
+    task_arguments = inspect.signature(ut.Task).parameters
+    assert {"optimizer", "optimizer_losses", "manual_optimization"} <= set(task_arguments)
+    assert callable(ut.Task.compute_optimizer_step) and callable(ut.Task.manual_step)
+    assert "optimizer_idx" in inspect.signature(ut.Task.compute_optimizer_step).parameters
+    for name in ("optimizers", "backward", "step", "toggle", "zero_grad"):
+        assert hasattr(ut.ManualOptimization, name), name

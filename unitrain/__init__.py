@@ -34,6 +34,7 @@ if _typing.TYPE_CHECKING:
         IMiniBatchMetric,
         accuracy,
     )
+    from unitrain.core.multi_step import ManualOptimization
     from unitrain.core.result import StepResult
     from unitrain.core.stash import Stash, StashKey
     from unitrain.core.state import State
@@ -57,6 +58,7 @@ _LAZY = {
     "ILoss": "unitrain.core.metrics",
     "IMiniBatch": "unitrain.core.contract",
     "IMiniBatchMetric": "unitrain.core.metrics",
+    "ManualOptimization": "unitrain.core.multi_step",
     "PluginManager": "unitrain.hooks.manager",
     "Stash": "unitrain.core.stash",
     "StashKey": "unitrain.core.stash",
@@ -109,6 +111,7 @@ __all__ = [
     "ILoss",
     "IMiniBatch",
     "IMiniBatchMetric",
+    "ManualOptimization",
     "NonFiniteError",
     "PluginError",
     "PluginLoadWarning",

@@ -201,3 +201,19 @@ def test_checkpoint_stall_smoke_reports_both_modes(
         assert math.isfinite(float(lines[name])) and float(lines[name]) > 0, name
         assert float(lines[name]) == pytest.approx(values[name], rel=1e-4)
     assert values["sync_saves"] == values["async_saves"] == 3
+
+
+@pytest.mark.slow
+def test_compile_smoke_reports_compile_time_and_throughput_apart(
+    load: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch._dynamo.reset()
+    values = load("compile").main(["--smoke", "--cached"])
+    torch._dynamo.reset()
+    lines = _final_lines(capsys.readouterr().out)
+    assert lines["weights_checked"] == "false"  # the smoke checks nothing (a few steps)
+    assert float(lines["compile_s"]) > 0 and float(lines["compile_cpu_s"]) > 0
+    for name in ("compile_s", "compile_cpu_s", "throughput_ratio", "throughput_ratio_min"):
+        assert math.isfinite(float(lines[name])), name
+        assert float(lines[name]) == pytest.approx(values[name], abs=1e-4)
+    assert float(lines["max_abs_diff_vs_eager"]) < 1e-3

@@ -44,6 +44,12 @@ def test_log_reads_values_every_n_steps_and_writes_file_and_writer(tmp_path: Pat
     assert sizes == [0, 0, 0, 9, 9, 9, 18, 18]
     assert len(log.rows) == 24
     lines = [json.loads(line) for line in (tmp_path / "bus.jsonl").read_text().splitlines()]
+    # a module's record names its class (the report's heatmap rows); the loss has no module
+    assert {(r["module"], r.get("module_class")) for r in lines} == {
+        ("0", "Linear"),
+        ("2", "Linear"),
+        (None, None),
+    }
     assert len(lines) == 24 and {"time", "split", "name", "value", "epoch", "step"} <= set(lines[0])
     assert lines[1]["name"] == "weights_norm2/0" and lines[1]["split"] == "bus"
     first = next(row for row in log.rows if row.topic == "weights_norm2")

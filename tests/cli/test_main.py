@@ -169,3 +169,23 @@ def test_plugins_table_and_json(fake_distribution, capsys, monkeypatch):
     listed = json.loads(capsys.readouterr().out)
     (options,) = [r["options"] for r in listed if r["name"] == "listed"]
     assert options == ["(failed to load: ImportError: listing must not import plugins)"]
+
+
+def test_compile_is_a_task_option_of_the_config(tmp_path, capsys):
+    # Task options are the task function's arguments: one that takes `compile` and passes it
+    # to Task(compile=...) (the tiny task, the digits example) makes it a config setting
+    path = write_config(tmp_path)
+    setting = 'task_options.compile={backend = "eager"}'
+    assert main(["fit", str(path), "--plain", "--set", setting]) == 0
+    run = next((tmp_path / "runs" / "default").iterdir())
+    assert tomllib.loads((run / "config.toml").read_text())["task_options"] == {
+        "compile": {"backend": "eager"}
+    }
+    weights = torch.load(run / "artifacts" / "model.pt", weights_only=True)
+    assert list(weights["model"]) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # no _orig_mod.
+    capsys.readouterr()
+    assert main(["eval", str(run / "config.toml"), "--run", str(run), "--plain"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    assert main(["fit", str(path), "--plain", "--set", "task_options.compile=yes"]) == 2
+    assert "Task(compile=...): expected True, False or a dict" in capsys.readouterr().err
+    assert len(list((tmp_path / "runs" / "default").iterdir())) == 1  # refused before a run

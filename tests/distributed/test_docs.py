@@ -22,7 +22,7 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 def run(script: str, folder: Path) -> str:
     path = folder / "example.py"
     path.write_text(script)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     done = subprocess.run(
         [sys.executable, str(path)],
         cwd=folder,

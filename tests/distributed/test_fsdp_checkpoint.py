@@ -64,7 +64,7 @@ def test_the_fsdp_checkpoint_is_whole_verified_and_loads_in_a_fresh_process(
     state = load_checkpoint(second[0])["state"]
     assert state["model"]["0.weight"].shape == (8, 6)  # whole, not rank 0's (4, 6) shard
     assert all(type(v) is torch.Tensor for v in state["model"].values())
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     done = subprocess.run(
         [sys.executable, "-c", FRESH, str(second[0])],
         env=env,

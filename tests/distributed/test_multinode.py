@@ -32,7 +32,14 @@ def clean_env(**extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in _RANK_VARIABLES and not k.startswith("SLURM_")
     }
-    env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", **extra)
+    # faulthandler: should a rank ever abort in C++ again, stderr holds every thread's stack
+    env.update(
+        PYTHONPATH=str(ROOT),
+        OMP_NUM_THREADS="1",
+        GLOO_SOCKET_IFNAME="lo",
+        PYTHONFAULTHANDLER="1",
+        **extra,
+    )
     return env
 
 

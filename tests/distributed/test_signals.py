@@ -17,7 +17,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_sigterm_to_the_launcher_checkpoints_every_rank_and_exits_143(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen(
         [sys.executable, str(SCRIPT), str(tmp_path)],
         env=env,

@@ -26,7 +26,7 @@ ROOT = Path(__file__).parents[2]
 
 def run_script(folder: Path, *command: str) -> dict[str, Any]:
     """Run the plain script (under ``command``, e.g. torchrun) and read rank 0's result."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     done = subprocess.run(
         [*(command or (sys.executable,)), str(SCRIPT), str(folder), *_extra(command)],
         env=env,

@@ -60,8 +60,11 @@ def test_report_has_every_expected_plot(tmp_path):
     html = page.read_text()
     assert set(re.findall(r'<figure id="([^"]+)">', html)) == expected
     assert html.count("data:image/png;base64,") == len(expected)  # self-contained
-    assert "update:weight ratio" in html and "COMPLETED" in html
+    assert "Update:weight ratio" in html and "COMPLETED" in html
     assert "http://" not in html and "https://" not in html  # nothing fetched from a network
+    # an older run.json (no versions, git, config, plugins...) still renders, saying so
+    for title in ("Code", "Versions", "Config", "Hyperparameters", "Model", "Plugins"):
+        assert "not recorded" in html.split(f"<h3>{title}")[1].split("<h3>")[0], title
 
 
 def test_not_a_run_folder_is_a_clear_error(tmp_path):
@@ -110,10 +113,14 @@ def test_bus_log_records_become_heatmaps(tmp_path):
     run.mkdir()
     rows = [
         {"split": "bus", "name": f"weight_gradients_norm2/{layer}", "value": 0.5, "step": step}
+        | {"module": layer, "module_class": kind}
         for step in range(3)
-        for layer in ("0", "2")
+        for layer, kind in (("0", "Linear"), ("2", "Conv2d"))
     ]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     page = write_report(run)
     assert (page.parent / "heatmap-weight_gradients_norm2.png").is_file()
-    assert "gradient norm per layer (log10): weight_gradients_norm2" in page.read_text()
+    assert read_metrics(run / "metrics.jsonl").modules == {"0": "Linear", "2": "Conv2d"}
+    html = page.read_text()
+    assert "Gradient norm per layer: weight_gradients_norm2" in html
+    assert "Rows, top to bottom: 0 (Linear), 2 (Conv2d)." in html  # named, not 0, 2

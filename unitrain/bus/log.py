@@ -9,7 +9,8 @@ with ``add_scalar`` / ``add_histogram_raw``).
 The file uses the records of :class:`unitrain.plugins.metrics_log.MetricsLog`
 (``time, split, name, value, epoch, step``; here ``split`` is ``"bus"``, ``name`` is
 ``topic/module`` and ``step`` counts training batches) plus ``topic`` and ``module``, so
-``path=`` may be the metrics log's own file (both append and flush whole lines).
+``path=`` may be the metrics log's own file (both append and flush whole lines). A module's
+record also has ``module_class`` (``"Linear"``): the report labels its heatmap rows with it.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class BusLog(Subscriber):
         self._deliveries = 0
         self._file: IO[str] | None = None
         self._own_writer = False
+        self._classes: dict[str, str] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -91,6 +93,10 @@ class BusLog(Subscriber):
         if self.path is not None and self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
+        if state.model is not None:
+            # each record names its module's class, so that a report labels the rows of its
+            # heatmaps "0 (Linear)", not just "0"
+            self._classes = {n: type(m).__name__ for n, m in state.model.named_modules() if n}
 
     def on_bus_bundles(self, state: State, bundles: StepBundles) -> None:
         if self.topics is None:
@@ -148,6 +154,8 @@ class BusLog(Subscriber):
         if self._file is not None:
             record = {"time": time.time(), "split": "bus", "name": name, "value": value}
             record.update(epoch=row.epoch, step=row.global_step, topic=row.topic, module=module)
+            if module is not None and module in self._classes:
+                record["module_class"] = self._classes[module]
             self._file.write(json.dumps(record) + "\n")
         if self.writer is not None:
             self.writer.add_scalar(name, value, message.global_step)

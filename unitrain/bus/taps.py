@@ -16,6 +16,11 @@
   into buffers that are reused every step, and after it each buffer is turned *in place*
   into the update (``after - before``): the copy is the update, no second one is kept, and
   only subscribed parameters are copied.
+- On a compiled model (``Task(compile=...)``, ``torch.compile``) the parameter kinds work as
+  above (the parameters and their gradients live outside the compiled graph); the two
+  output kinds are refused when a tapped module runs inside compiled code
+  (:func:`unitrain.tasks.compiling.run_compiled`), since its hooks would be traced into
+  the graph instead of running each step.
 
 A module called several times in one step reports its first call. Every handle is kept
 and :meth:`Taps.remove` removes them all.
@@ -40,13 +45,39 @@ from unitrain.bus.kinds import (
 )
 from unitrain.bus.messages import ModuleKey
 from unitrain.errors import ConfigError
+from unitrain.tasks.compiling import compiled_how, run_compiled
 
 __all__ = ["Taps", "is_compiled", "select_modules", "unwrap_model"]
 
 
 def is_compiled(model: torch.nn.Module) -> bool:
     """True for a module returned by ``torch.compile``."""
-    return hasattr(model, "_orig_mod") and type(model).__name__ == "OptimizedModule"
+    return compiled_how(model) == "torch.compile(module)"
+
+
+def _refuse_compiled(
+    model: torch.nn.Module, modules: list[tuple[ModuleKey, torch.nn.Module]], kinds: list[str]
+) -> None:
+    """A ConfigError when a module the bus would hook for ``kinds`` runs inside compiled code."""
+    inside = run_compiled(model)
+    hit = [(str(key), inside[module]) for key, module in modules if module in inside]
+    if not hit:
+        return
+    ways = sorted({how for _, how in hit})
+    names = [name for name, _ in hit]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    can = [kind for kind in MODULE_KIND_ORDER if kind not in MODULE_OUTPUT_KINDS]
+    raise ConfigError(
+        f"the bus cannot tap {kinds} of a compiled model: module(s) {shown} run inside code "
+        f"compiled by {' / '.join(ways)}. These kinds are read by forward and tensor hooks, "
+        "which TorchDynamo traces into the compiled code: the bus switching them on and off "
+        "between steps makes it recompile, and the tensor hook splits the graph (3 steps of "
+        "a 3-layer model made 6 graphs), so the model would no longer run as the compiled "
+        "graph that was asked for. "
+        f"Subscribe to kinds read from the parameters instead ({', '.join(can)}), or, to "
+        f"record {' / '.join(kinds)}, train without compiling (drop Task(compile=...) / "
+        "torch.compile) for that run"
+    )
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -114,14 +145,8 @@ class Taps:
         model: torch.nn.Module | None = None,
     ) -> None:
         wanted = set(kinds) & MODULE_KINDS
-        if model is not None and is_compiled(model) and wanted & MODULE_OUTPUT_KINDS:
-            raise ConfigError(
-                f"the bus cannot tap {sorted(wanted & MODULE_OUTPUT_KINDS)} of a "
-                "torch.compile'd model: module and tensor hooks inside a compiled graph are "
-                "not called reliably. Subscribe to parameter kinds only (weights, "
-                "weight_gradients, weight_updates, ...), or tap the model before compiling "
-                "it and train the uncompiled module"
-            )
+        if model is not None and wanted & MODULE_OUTPUT_KINDS:
+            _refuse_compiled(model, modules, sorted(wanted & MODULE_OUTPUT_KINDS))
         self.kinds = [kind for kind in MODULE_KIND_ORDER if kind in wanted]
         self.modules = modules
         self.recording = False

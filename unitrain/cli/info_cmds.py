@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -94,11 +95,24 @@ def stdout_console() -> Console:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    """Write the run's HTML report and plots; prints the page's path."""
-    from unitrain.report import write_report
+    """Write the HTML report of one run (or the comparison page of several); prints the
+    page's path. ``--watch`` writes it again on every change of the runs' files, until they
+    have ended (exit 0) or Ctrl-C (exit 0 too: stopping a watch is not a failure)."""
+    from unitrain.report import watch_report, write_report
 
-    page = write_report(args.run, args.out)
-    print(f"report: {page}", flush=True)
+    if not args.watch:
+        page = write_report(args.runs, args.out)
+        print(f"report: {page}", flush=True)
+        return 0
+
+    def written(page: Path, generation: int, live: bool) -> None:
+        state = "live, reloads itself" if live else "final, the runs have ended"
+        print(f"report: {page} (#{generation}, {state})", flush=True)
+
+    try:
+        watch_report(args.runs, args.out, interval=args.interval, written=written)
+    except KeyboardInterrupt:
+        print("report: watch stopped", flush=True)
     return 0
 
 

@@ -22,6 +22,13 @@ the model: a run folder as CONFIG (`unitrain eval runs/exp/ID`), --run RUN, --ru
 """
 
 
+_REPORT_EPILOG = """\
+several RUNs, or a folder holding several runs, make one comparison page: one colour per
+run in every chart, the legend and the tables. --watch ends by itself once every run's
+run.json says it ended (or its process is gone); Ctrl-C ends it too (exit 0).
+"""
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``unitrain`` (also ``python -m unitrain``)."""
     parser = argparse.ArgumentParser(
@@ -60,9 +67,32 @@ def make_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="table of the runs under a folder")
     runs.add_argument("root", nargs="?", type=Path, default=Path("runs"), help="default: runs")
 
-    report = commands.add_parser("report", help="HTML report with plots of one run")
-    report.add_argument("run", type=Path, metavar="RUN", help="the run folder")
-    report.add_argument("--out", type=Path, help="output folder (default: RUN/report)")
+    report = commands.add_parser(
+        "report",
+        help="HTML report of one run, or a comparison page of several",
+        epilog=_REPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument(
+        "runs",
+        type=Path,
+        nargs="+",
+        metavar="RUN",
+        help="a run folder, one metrics file, or a folder of runs (an experiment folder)",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: RUN/report; FOLDER/report; PARENT/report-compare)",
+    )
+    report.add_argument(
+        "--watch",
+        action="store_true",
+        help="rewrite the page whenever the runs' files change, until they end or Ctrl-C",
+    )
+    report.add_argument(
+        "--interval", type=float, default=2.0, help="--watch: seconds between looks (default 2)"
+    )
 
     plugins = commands.add_parser(
         "plugins", help="built-in and installed plugins, their options, whether enabled"

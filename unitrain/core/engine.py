@@ -18,8 +18,9 @@ import torch
 
 from unitrain.core.config import TrainerConfig, make_config, run_settings
 from unitrain.core.data import Loader, make_eval_loaders, make_loader
-from unitrain.core.keys import HOOK_TIMER
+from unitrain.core.keys import HOOK_TIMER, PLUGINS
 from unitrain.core.loop import fit_loop
+from unitrain.core.multi_step import optimization_of
 from unitrain.core.passes import evaluation_pass, prediction_pass
 from unitrain.core.schedule import as_scheduled
 from unitrain.core.state import State
@@ -100,6 +101,7 @@ class Engine:
         self.plugins = PluginManager(rank=rank, local_rank=local_rank)
         self.plugins.state = self.state
         self.state.stash[HOOK_TIMER] = self.plugins.timer
+        self.state.stash[PLUGINS] = self.plugins
         self.plugins.register(task, name="task")
         for plugin in plugins:
             self.plugins.register(plugin)
@@ -157,6 +159,8 @@ class Engine:
 
         The engine steps the schedulers itself (see :mod:`unitrain.core.schedule`)."""
         state = self.state
+        # how the steps optimize (unitrain.core.multi_step): the task's choice, checked
+        state.optimization = optimization_of(self.task)
         if state.optimizers:
             return
         assert state.model is not None

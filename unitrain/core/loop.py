@@ -42,6 +42,8 @@ The step runs as written in :func:`train_step`, whatever the task and the plugin
 calls each hook through the plan of :mod:`unitrain.core.plan` (a hook nobody implements
 is skipped; a stage only the task implements is the task's method itself; a lone torch
 optimizer with no event around its step is stepped and cleared without the loop).
+A task with one loss per optimizer, or one that optimizes by hand, runs the step of
+:mod:`unitrain.core.multi_step` instead (chosen once per epoch from ``state.optimization``).
 The evaluation and prediction passes are in :mod:`unitrain.core.passes`, the window's
 optimizer step in :mod:`unitrain.core.window`, the schedulers in :mod:`unitrain.core.schedule`.
 """
@@ -58,6 +60,7 @@ from torch import nn
 
 from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
+from unitrain.core.multi_step import step_function
 from unitrain.core.passes import evaluation_pass, finish_train_step
 from unitrain.core.plan import PLAN, STEP_HOOKS, StepPlan, step_plans
 from unitrain.core.result import StepResult, no_result
@@ -174,6 +177,10 @@ def _train_batches(
         return False
     max_steps = engine.config.max_steps
     last_step = sys.maxsize if max_steps is None else max_steps
+    # the task's optimization (chosen once per fit): several optimizers' losses or manual
+    # optimization take a step of their own (unitrain.core.multi_step); this one otherwise
+    step = step_function(state, train_step)
+    own = step is train_step
     batches = iter(steps)
     first = next(batches, _NO_BATCH)
     if first is _NO_BATCH:
@@ -182,7 +189,10 @@ def _train_batches(
     check_batch(first, f"first batch of {train.name}", train.expect_minibatch)
     try:
         for batch in chain((first,), batches):
-            train_step(engine, batch, evals)
+            if own:  # holds its own loss, replaced right after the next forward
+                train_step(engine, batch, evals)
+            else:  # held until the next step has run, as a hand-written loop holds `loss`
+                engine.held_loss = step(engine, batch, evals)
             # read afresh after every step: plugins ask for stops during it
             if state.stop_requested == "now" or state.global_step >= last_step:
                 return False

@@ -7,7 +7,8 @@ Who owns what:
   evaluation pass running now, when its loader has a length), ``max_epochs``, ``max_steps``,
   ``accumulation``, ``accumulation_window``, ``ends_window``, ``split``, ``rank``,
   ``local_rank``, ``world_size``, ``device``, ``dry_run``,
-  ``model``, ``optimizers``, ``schedulers``, ``eval_metrics``. The engine changes them right
+  ``model``, ``optimizers``, ``schedulers``, ``eval_metrics``, ``optimization``,
+  ``optimizer_idx``. The engine changes them right
   beside the hook call that announces the change (see :mod:`unitrain.core.loop`).
 - **Plugins may write:** ``grad_scaler`` (the mixed-precision plugin sets it), ``stash``
   (typed plugin-private data), and stop requests through :meth:`State.request_stop`
@@ -22,6 +23,11 @@ The step vocabulary, defined once:
 - ``global_step``: optimizer steps done so far in this fit (one per accumulation window).
 - ``accumulation_window``: micro-steps in the current window (``accumulation``, or fewer for
   the last, partial window of an epoch); ``ends_window``: this micro-step ends it.
+- ``optimization``: how the training step optimizes, chosen once per fit from the task (see
+  :mod:`unitrain.core.multi_step`): ``"automatic"`` (one loss, every optimizer steps on it),
+  ``"per_optimizer"`` (each optimizer its own loss, in turn) or ``"manual"`` (the task steps
+  them); ``optimizer_idx``: in ``"per_optimizer"`` mode the optimizer whose loss is being
+  computed and backpropagated now, else ``None``.
 """
 
 from __future__ import annotations
@@ -36,9 +42,10 @@ from unitrain.core.stash import Stash
 if TYPE_CHECKING:
     from unitrain.core.schedule import ScheduledLR
 
-__all__ = ["Phase", "State", "StopWhen"]
+__all__ = ["Optimization", "Phase", "State", "StopWhen"]
 
 Phase = Literal["idle", "fit", "eval", "predict"]
+Optimization = Literal["automatic", "per_optimizer", "manual"]
 StopWhen = Literal["now", "epoch_end"]
 
 
@@ -70,6 +77,8 @@ class State:
     optimizers: tuple[torch.optim.Optimizer, ...] = ()
     schedulers: list[ScheduledLR] = field(default_factory=list)
     eval_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    optimization: Optimization = "automatic"
+    optimizer_idx: int | None = None
     grad_scaler: Any = None
     stash: Stash = field(default_factory=Stash)
     stop_requested: StopWhen | None = None

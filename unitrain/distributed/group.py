@@ -8,7 +8,9 @@ which torchrun and unitrain's launcher both set.
 
 from __future__ import annotations
 
+import atexit
 import os
+import time
 from datetime import timedelta
 
 import torch
@@ -21,6 +23,7 @@ __all__ = ["control_group", "ensure_process_group", "leave_process_group"]
 
 DEFAULT_TIMEOUT = timedelta(minutes=10)
 _CONTROL: dict[str, dist.ProcessGroup | None] = {}
+_LEFT_AT_EXIT: list[bool] = []  # non-empty once leave_process_group is an exit handler
 
 
 def ensure_process_group(
@@ -55,6 +58,9 @@ def ensure_process_group(
         timeout=timeout or DEFAULT_TIMEOUT,
         device_id=device if device.type == "cuda" else None,
     )
+    if not _LEFT_AT_EXIT:  # see _leave_at_exit; runs after the watchdog's (registered later)
+        atexit.register(_leave_at_exit)
+        _LEFT_AT_EXIT.append(True)
     return True
 
 
@@ -77,3 +83,18 @@ def leave_process_group() -> None:
     _CONTROL.clear()
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def _leave_at_exit() -> None:
+    """Leave the group a Trainer made, and give gloo's threads time to let go of tensors.
+
+    A gloo worker thread drops its reference to a finished collective *after* the caller's
+    ``wait()`` returned; when that frees a tensor made in Python it must take the GIL. If the
+    interpreter is finalizing by then, taking the GIL ends the thread inside C++, which
+    aborts the process: "terminate called without an active exception" from a rank whose
+    run had succeeded (seen under load; pytorch/pytorch#190489). Sleeping here, while the
+    interpreter is still whole, releases the GIL so such a thread can finish; 0.25 s covers
+    a thread starved by a loaded machine, once per process that trained distributed.
+    """
+    leave_process_group()
+    time.sleep(0.25)

@@ -23,7 +23,7 @@ from unitrain.distributed.agreement import SigtermFlag, agree_on_stop
 from unitrain.distributed.checkpoint import WorldSizeCheck
 from unitrain.distributed.fsdp_checkpoint import full_checkpoint_entries
 from unitrain.distributed.strategy import Strategy
-from unitrain.errors import CheckpointError
+from unitrain.errors import CheckpointError, ConfigError
 from unitrain.hooks.markers import hookimpl
 from unitrain.runs.rng import capture_rng, restore_rng
 
@@ -78,6 +78,9 @@ class DistributedPlugin(WorldSizeCheck):
             self._no_sync.enter_context(self.strategy.no_sync(self.wrapped))
 
     def on_after_backward(self, state: State, result: StepResult) -> None:
+        index = state.optimizer_idx
+        if index is not None and index < len(state.optimizers) - 1:
+            return  # one loss per optimizer: the window stays unsynced until the last one's
         self._no_sync.close()
         self._synced_once = True
         # FSDP2 keeps a window's unreduced gradients inside its own buffers (p.grad is None)
@@ -87,6 +90,7 @@ class DistributedPlugin(WorldSizeCheck):
 
     @hookimpl(trylast=True)
     def on_fit_start(self, state: State) -> None:
+        check_optimization(state, self.strategy)
         self._held_stop = None
         self.sigterm.install()
         self._agree(state)
@@ -171,6 +175,30 @@ class DistributedPlugin(WorldSizeCheck):
             gathered: list[Any] = [None] * state.world_size
             dist.all_gather_object(gathered, checkpoint["data_order"])
             checkpoint["rank_data_orders"] = gathered
+
+
+def check_optimization(state: State, strategy: Strategy) -> None:
+    """Refuse, before the first step, what a distributed run cannot do with several
+    optimizers' losses or manual optimization.
+
+    Each optimizer's loss runs with the other optimizers' parameters not requiring grad, so
+    a DDP backward leaves them without gradients: DDP must be told that parameters may go
+    unused (``find_unused_parameters=True``), or it waits for their gradients forever.
+    FSDP2 is not supported with these modes (untested: refused rather than guessed)."""
+    if state.optimization == "automatic" or len(state.optimizers) < 2:
+        return
+    mode = f"optimization={state.optimization!r} with {len(state.optimizers)} optimizers"
+    if strategy.name == "fsdp":
+        raise ConfigError(
+            f"{mode} is not supported under FSDP; use DDPStrategy(find_unused_parameters=True)"
+        )
+    if not getattr(strategy, "find_unused_parameters", False):
+        raise ConfigError(
+            f"{mode} under DDP needs DDPStrategy(find_unused_parameters=True): each "
+            "optimizer's loss leaves the other optimizers' parameters without gradients, and "
+            "DDP without it waits for them. Pass strategy=DDPStrategy(find_unused_parameters="
+            "True) to the Trainer"
+        )
 
 
 def _gather_fsdp(

@@ -52,13 +52,15 @@ def make_data(batch_size: int = 64, seed: int = 0) -> dict[str, object]:
     return {"train": train, "eval": {"val": val, "test": test}, "predict": test}
 
 
-def make_task(lr: float = 3e-3) -> ut.Task:
-    """The classifier with its loss, metric and optimizer (also used by the config file)."""
+def make_task(lr: float = 3e-3, compile: bool | dict[str, Any] = False) -> ut.Task:
+    """The classifier with its loss, metric and optimizer (also used by the config file:
+    ``--set task_options.compile=true`` compiles the model, see ``Task(compile=...)``)."""
     return ut.Task(
         make_model(),
         loss=nn.CrossEntropyLoss(),
         metrics={"accuracy": ut.accuracy},
         optimizer=lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=1e-4),
+        compile=compile,
     )
 
 

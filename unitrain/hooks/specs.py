@@ -146,6 +146,10 @@ class Hooks:
         prepared batch. May fill a minibatch in place; must not step the optimizer. Returns a
         :class:`~unitrain.core.result.StepResult` whose ``loss`` is the total to
         backpropagate (first non-``None`` wins). Wrappers suit it (autocast).
+        With one loss per optimizer (``state.optimization == "per_optimizer"``) it fires once
+        per optimizer, in order, with ``state.optimizer_idx`` set and only that optimizer's
+        parameters requiring grad, and returns that optimizer's loss; under manual
+        optimization the task's ``manual_step`` runs inside it (see docs/optimizers.md).
         """
 
     @hookspec(firstresult=True)
@@ -155,7 +159,9 @@ class Hooks:
         Fires once per training batch after ``run_forward``; ``result`` is what it returned.
         The default divides the loss by ``state.accumulation_window`` when accumulating.
         May change gradients; must not step the optimizer. Return ``True`` when you did the
-        backward pass (first non-``None`` wins). Wrappers suit it.
+        backward pass (first non-``None`` wins). Wrappers suit it. Per optimizer: once per
+        optimizer's loss (``state.optimizer_idx`` set); manual: once per
+        ``manual.backward(loss)`` the task calls.
         """
 
     @hookspec
@@ -166,7 +172,9 @@ class Hooks:
         step's ``result``. Under
         accumulation the gradients are not complete until ``state.ends_window``. Plugins
         may read gradients; they must not step the optimizer. Returns nothing. Wrappers: not
-        useful.
+        useful. Per optimizer: after each optimizer's backward (``state.optimizer_idx`` set;
+        ``micro_step`` counts the micro-step from the first); manual: once, after the task's
+        ``manual_step`` (its optimizers may have stepped already).
         """
 
     @hookspec
@@ -178,7 +186,9 @@ class Hooks:
         Fires at the end of each accumulation window, once per ``optimizer`` (its index is
         ``optimizer_idx``), before ``run_optimizer_step``. The place to unscale
         (``state.grad_scaler``), clip or inspect gradients. Plugins may change gradients in
-        place. Returns nothing. Wrappers: not useful.
+        place. Returns nothing. Wrappers: not useful. Per optimizer: right after that
+        optimizer's own backward, before the next optimizer's loss is computed; manual: on
+        the task's ``manual.step(i)`` at a window's end.
         """
 
     @hookspec(firstresult=True)

@@ -80,8 +80,10 @@ class MixedPrecision:
         if self.scaler is None:
             return None
         self.scaler.step(optimizer)
-        if optimizer_idx == len(state.optimizers) - 1:
-            self.scaler.update()  # once per iteration, after every optimizer stepped
+        if optimizer_idx == len(state.optimizers) - 1 and state.optimization != "manual":
+            # once per iteration, after every optimizer stepped (in manual optimization the
+            # task may step only some: the engine updates after the window's step)
+            self.scaler.update()
         return True
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

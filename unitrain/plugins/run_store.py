@@ -3,10 +3,11 @@
 See :mod:`unitrain.runs.store` for the layout. On ``fit`` it creates
 ``<root>/<experiment>/<timestamp>-<id>`` (or reopens the run a resumed checkpoint belongs to,
 counting a restart), keeps ``run.json`` current (status RUNNING → COMPLETED / FAILED /
-INTERRUPTED, a heartbeat, the best value of ``monitor``) and appends to ``metrics.jsonl``
-the training loss every ``log_every_n_steps`` optimizer steps and every evaluation's values.
-Its own state (metrics offset, best value) goes into each checkpoint, so a resume truncates
-metrics.jsonl to what the checkpoint had seen.
+INTERRUPTED, a heartbeat, the best value of ``monitor``; when a fit starts, its plugins,
+monitored metrics, hyperparameters and model: :mod:`unitrain.runs.describe`) and appends to
+``metrics.jsonl`` the training loss every ``log_every_n_steps`` optimizer steps and every
+evaluation's values. Its own state (metrics offset, best value) goes into each checkpoint, so
+a resume truncates metrics.jsonl to what the checkpoint had seen.
 
 **Ownership.** The run lives where ``root`` and ``experiment`` say, never where a file says:
 a resumed checkpoint reopens its run only when it sits in ``<root>/<experiment>/<id>/
@@ -29,8 +30,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from unitrain.core.keys import PLUGINS
 from unitrain.core.stash import StashKey
 from unitrain.errors import ConfigError, RunError, UnitrainWarning
+from unitrain.runs.describe import describe_fit
 from unitrain.runs.lock import RunLock
 from unitrain.runs.metrics import MetricsWriter
 from unitrain.runs.names import check_name, name_problem
@@ -184,8 +187,13 @@ class RunStore:
                     self.experiment_dir,
                     self.run.path,
                 )
-        # deterministic mode and the seed_everything seed, as this fit runs with them
-        self.run.update(deterministic=torch.are_deterministic_algorithms_enabled(), seed=_seed())
+        # deterministic mode, the seed_everything seed, the plugins, monitored metrics and
+        # hyperparameters, as this fit runs with them (a resumed fit may differ: rewritten)
+        self.run.update(
+            deterministic=torch.are_deterministic_algorithms_enabled(),
+            seed=_seed(),
+            **describe_fit(state, state.stash.get(PLUGINS)),
+        )
         self.writer = MetricsWriter(self.run.metrics_jsonl)
         self.writer.open(truncate_to=offset)
         state.stash[RUN_DIR] = self.run

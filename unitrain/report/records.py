@@ -7,7 +7,8 @@ Two record shapes are accepted, one JSON object per line:
 
 Names of the form ``<stat>/<layer>`` (``grad_norm/fc1.weight``, ``update_ratio/fc1.weight``)
 are per-layer statistics, drawn as heatmaps of layers × steps. ``lr`` and ``lr/<i>`` are
-learning rates. A torn last line (a run killed mid-write) is skipped.
+learning rates. ``module`` and ``module_class`` of a record (written by ``BusLog``) name
+the class of a layer. A torn last line (a run killed mid-write) is skipped.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ _META = frozenset({"time", "step", "epoch", "split", "name", "value"})
 
 @dataclass(slots=True)
 class Series:
-    """One value over steps, for one split."""
+    """One value over steps, for one split (``epochs[i]`` is the epoch of ``steps[i]``)."""
 
     steps: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -38,8 +40,9 @@ class Metrics:
 
     series: dict[str, dict[str, Series]] = field(default_factory=dict)
     layers: dict[str, dict[str, Series]] = field(default_factory=dict)
+    modules: dict[str, str] = field(default_factory=dict)  # module -> class, from BusLog
 
-    def add(self, split: str, name: str, step: int, value: float) -> None:
+    def add(self, split: str, name: str, step: int, value: float, epoch: int = 0) -> None:
         """Add one point, sorting per-layer statistics from plain values."""
         stat, slash, layer = name.partition("/")
         if slash and layer and not is_learning_rate(name):
@@ -48,6 +51,7 @@ class Metrics:
             target = self.series.setdefault(name, {}).setdefault(split, Series())
         target.steps.append(step)
         target.values.append(value)
+        target.epochs.append(epoch)
 
     @property
     def learning_rates(self) -> dict[str, Series]:
@@ -84,13 +88,16 @@ def read_metrics(path: Path) -> Metrics:
     with path.open(encoding="utf-8", errors="replace") as lines:
         for record in _records(lines):
             split = str(record.get("split", "train"))
-            step = _int(record.get("step"))
+            step, epoch = _int(record.get("step")), _int(record.get("epoch"))
+            module, kind = record.get("module"), record.get("module_class")
+            if isinstance(module, str) and isinstance(kind, str):  # BusLog names the class
+                metrics.modules[module] = kind
             if "name" in record and "value" in record:
-                _add(metrics, split, str(record["name"]), step, record["value"])
+                _add(metrics, split, str(record["name"]), step, epoch, record["value"])
                 continue
             for key, value in record.items():
                 if key not in _META:
-                    _add(metrics, split, key, step, value)
+                    _add(metrics, split, key, step, epoch, value)
     return metrics
 
 
@@ -107,10 +114,10 @@ def _records(lines: Iterable[str]) -> Iterable[dict[str, Any]]:
             yield record
 
 
-def _add(metrics: Metrics, split: str, name: str, step: int, value: Any) -> None:
+def _add(metrics: Metrics, split: str, name: str, step: int, epoch: int, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return
-    metrics.add(split, name, step, float(value))
+    metrics.add(split, name, step, float(value), epoch)
 
 
 def _int(value: Any) -> int:

@@ -1,4 +1,4 @@
-"""The checkpoint write protocol, the listing of a checkpoint folder, and its repair.
+"""The checkpoint write protocol.
 
 A checkpoint is a directory ``<checkpoints>/<name>/`` holding one or more ``torch.save``
 files and ``MANIFEST.json`` (format version, versions, the training position, metrics, and a
@@ -10,20 +10,15 @@ sha256 and size per file). Writing it (:func:`write_checkpoint`):
 3. the manifest is written and fsynced, then the temporary directory itself;
 4. the directory is renamed to ``<name>`` (the commit) and the parent is fsynced; a re-save
    of a committed name first renames the old one to ``.<name>.old-<hex>`` (a kill between
-   the two renames is repaired by :func:`repair_interrupted` before anyone lists the folder);
+   the two renames is repaired by :func:`~unitrain.runs.checkpoint_folder.repair_interrupted`
+   before anyone lists the folder);
 5. the ``latest`` pointer (a file holding the name) is replaced with ``os.replace``.
 
 Any error removes the temporary directory and is raised as :class:`CheckpointError` naming
-the path; nothing committed before is touched.
-
-**What counts as a checkpoint.** A sub-folder (not a link) whose name is ``step-<9+ digits>``
-or ``step-<digits>-micro-<digits>`` (what the Checkpoint plugin writes); pruning additionally
-requires a readable unitrain manifest (:func:`is_owned`), so a folder unitrain did not write
-is never deleted. Checkpoints are ordered by **training position** (the global step, then the
-micro step, both in the name), never by a clock; :func:`newest_valid` tries the one ``latest``
-names first, then walks back from the newest position until one verifies
-(:func:`~unitrain.runs.checkpoint_read.verify_checkpoint`). Files are read with
-``torch.load(weights_only=True)`` only.
+the path; nothing committed before is touched. Listing, repairing and pruning a checkpoint
+folder live in :mod:`unitrain.runs.checkpoint_folder` (re-exported here), reading in
+:mod:`unitrain.runs.checkpoint_read`; files are read with ``torch.load(weights_only=True)``
+only.
 """
 
 from __future__ import annotations
@@ -31,9 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
-import re
 import secrets
 import shutil
 import time
@@ -45,23 +38,32 @@ from typing import Any
 import torch
 
 from unitrain.errors import CheckpointError, UnitrainWarning
+from unitrain.runs.checkpoint_folder import (
+    LATEST,
+    checkpoint_position,
+    is_owned,
+    list_checkpoints,
+    newest_valid,
+    read_latest,
+    remove_checkpoint,
+    remove_stale,
+    repair_interrupted,
+)
 from unitrain.runs.checkpoint_read import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
     load_checkpoint,
     load_weights_only,
-    read_manifest,
     verify_checkpoint,
 )
-from unitrain.runs.lock import holder
 from unitrain.runs.names import check_name
-from unitrain.runs.safe_io import read_regular
 
 __all__ = [
     "LATEST",
     "MANIFEST",
     "checkpoint_position",
+    "commit_directory",
     "is_owned",
     "list_checkpoints",
     "load_checkpoint",
@@ -71,19 +73,13 @@ __all__ = [
     "remove_checkpoint",
     "remove_stale",
     "repair_interrupted",
+    "sha256_of",
+    "temporary_directory",
     "verify_checkpoint",
     "write_checkpoint",
 ]
 
-LATEST = "latest"
 _TMP = ".tmp-"
-_log = logging.getLogger("unitrain.runs")
-#: The names the Checkpoint plugin gives: ``step-000000120`` or ``step-000000120-micro-000000245``.
-CHECKPOINT_NAME = re.compile(r"step-(\d{9,})(?:-micro-(\d{9,}))?")
-#: Hidden leftovers of an interrupted write: ``.<name>.tmp-<hex>``, ``.old-``, ``.trash-``.
-_LEFTOVER = re.compile(
-    r"\.(?P<name>[A-Za-z0-9_+=@][A-Za-z0-9_.+=@-]*)\.(?P<kind>tmp|old|trash)-[0-9a-f]{8}"
-)
 
 
 class _HashingWriter:
@@ -123,14 +119,43 @@ def write_checkpoint(
         if check_name(file_name, "checkpoint file name") == MANIFEST:
             raise CheckpointError(f"checkpoint file name {MANIFEST!r} is the manifest's own")
     parent = Path(directory)
-    target = parent / name
     tmp = parent / f".{name}{_TMP}{secrets.token_hex(4)}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
         os.mkdir(tmp)
-        entries: dict[str, dict[str, Any]] = {}
-        for file_name, payload in files.items():
-            entries[file_name] = _write_file(tmp / file_name, payload)
+        entries = {
+            file_name: _write_file(tmp / file_name, payload) for file_name, payload in files.items()
+        }
+    except BaseException as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise _write_error(parent / name, error) from error
+        raise
+    return _commit(parent, name, tmp, entries, meta, update_latest)
+
+
+def _write_error(target: Path, error: OSError) -> CheckpointError:
+    return CheckpointError(
+        f"could not write checkpoint {target}: {error}. The previous checkpoints are "
+        "untouched; free space or fix permissions, then resume from the latest one"
+    )
+
+
+def _commit(
+    parent: Path,
+    name: str,
+    tmp: Path,
+    entries: dict[str, dict[str, Any]],
+    meta: Mapping[str, Any] | None,
+    update_latest: bool,
+) -> Path:
+    """Steps 3 to 5: manifest, the commit rename (the old copy aside first), ``latest``.
+
+    A folder of that name unitrain did not write is moved aside with a warning, never
+    replaced. On an error ``tmp`` is removed; nothing committed before is touched.
+    """
+    target = parent / name
+    try:
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -151,7 +176,7 @@ def write_checkpoint(
                 f"{target} was not a unitrain checkpoint; it was moved to {kept.name}, "
                 "untouched, to make room for the checkpoint of that name",
                 UnitrainWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of write_checkpoint
             )
         elif os.path.lexists(target):  # a re-save of the same name: move the old one aside
             old = parent / f".{name}.old-{secrets.token_hex(4)}"
@@ -165,10 +190,7 @@ def write_checkpoint(
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(error, OSError):
-            raise CheckpointError(
-                f"could not write checkpoint {target}: {error}. The previous checkpoints are "
-                "untouched; free space or fix permissions, then resume from the latest one"
-            ) from error
+            raise _write_error(target, error) from error
         raise
     return target
 
@@ -218,183 +240,6 @@ def _write_latest(parent: Path, name: str) -> None:
         raise
 
 
-def read_latest(directory: str | os.PathLike[str]) -> str | None:
-    """The checkpoint name the ``latest`` pointer holds, or None (absent, a link, garbage)."""
-    try:
-        text = read_regular(Path(directory) / LATEST, limit=4096).decode("utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return text if CHECKPOINT_NAME.fullmatch(text) else None
-
-
-# ---------------------------------------------------------------------- the folder
-
-
-def checkpoint_position(name: str) -> tuple[int, int] | None:
-    """``(global_step, micro_step)`` ordering key of a checkpoint name (None: not one).
-
-    A checkpoint at a window's end sorts before the mid-window ones of the same step.
-    """
-    match = CHECKPOINT_NAME.fullmatch(name)
-    if match is None:
-        return None
-    return int(match.group(1)), -1 if match.group(2) is None else int(match.group(2))
-
-
-def list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
-    """The checkpoint folders under ``directory``, oldest training position first.
-
-    Only real sub-folders (not links) named as the Checkpoint plugin names them count;
-    temporaries and anything else are ignored. An interrupted re-save is repaired first.
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    repair_interrupted(directory)
-    found: list[tuple[tuple[int, int], Path]] = []
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            key = checkpoint_position(entry.name)
-            if key is not None and entry.is_dir(follow_symlinks=False):
-                found.append((key, Path(entry.path)))
-    return [path for _, path in sorted(found)]
-
-
-def is_owned(path: Path) -> bool:
-    """True if ``path`` is a checkpoint folder with a unitrain manifest: one unitrain wrote,
-    which pruning may delete. (Its files are not hashed: a corrupt one is still ours.)"""
-    if checkpoint_position(path.name) is None:
-        return False
-    try:
-        read_manifest(path)
-    except CheckpointError:
-        return False
-    return True
-
-
-def newest_valid(directory: str | os.PathLike[str]) -> tuple[Path | None, list[str]]:
-    """The checkpoint to resume from under ``directory``, and why others were skipped.
-
-    The one ``latest`` names comes first; then, newest training position first, those not
-    beyond it (an attempt that was abandoned by resuming from an older checkpoint went
-    further than the current one), then the rest. Each skipped one produces a
-    :class:`UnitrainWarning` naming it and the reason.
-    """
-    listed = list_checkpoints(directory)
-    pointed = read_latest(directory)
-    limit = checkpoint_position(pointed) if pointed is not None else None
-    ordered = sorted(
-        listed,
-        key=lambda p: (
-            p.name == pointed,
-            limit is None or _key(p) <= limit,
-            _key(p),
-        ),
-        reverse=True,
-    )
-    skipped: list[str] = []
-    for path in ordered:
-        try:
-            verify_checkpoint(path)
-        except CheckpointError as error:
-            message = f"skipping checkpoint {path}: {error}"
-            skipped.append(message)
-            warnings.warn(message, UnitrainWarning, stacklevel=2)
-            continue
-        return path, skipped
-    return None, skipped
-
-
-def _key(path: Path) -> tuple[int, int]:
-    return checkpoint_position(path.name) or (-1, -1)
-
-
-def remove_checkpoint(path: Path) -> None:
-    """Delete a committed checkpoint: renamed aside first, so it never looks half-present.
-
-    Refuses anything that is not a checkpoint folder with a unitrain manifest.
-    """
-    if not is_owned(path):
-        raise CheckpointError(
-            f"refusing to delete {path}: it is not a checkpoint folder with a unitrain "
-            "manifest (unitrain deletes only what it wrote)"
-        )
-    trash = path.with_name(f".{path.name}.trash-{secrets.token_hex(4)}")
-    os.rename(path, trash)
-    shutil.rmtree(trash)
-
-
-def _owner_alive(directory: Path) -> bool:
-    """A live process holds the lock of ``directory`` or of the run folder holding it."""
-    if holder(directory) is not None:
-        return True
-    parent = directory.parent
-    return (parent / "run.json").exists() and holder(parent) is not None
-
-
-def repair_interrupted(directory: str | os.PathLike[str]) -> list[Path]:
-    """Put back the old copy of a re-save that died between its two renames; returns them.
-
-    Such a kill leaves ``.<name>.old-<hex>`` and no ``<name>`` (which ``latest`` may name).
-    Nothing is done while the folder's owner is alive: it may be between the renames now.
-    """
-    directory = Path(directory)
-    pending = [
-        (Path(entry.path), directory / match["name"])
-        for entry in _scan(directory)
-        if (match := _LEFTOVER.fullmatch(entry.name)) is not None
-        and match["kind"] == "old"
-        and checkpoint_position(match["name"]) is not None
-        and entry.is_dir(follow_symlinks=False)
-    ]
-    pending = [(old, target) for old, target in pending if not os.path.lexists(target)]
-    if not pending or _owner_alive(directory):
-        return []
-    repaired = []
-    for old, target in pending:
-        with contextlib.suppress(FileNotFoundError, FileExistsError, OSError):
-            os.rename(old, target)
-            repaired.append(target)
-            _log.warning(
-                "%s: a re-save of this checkpoint was interrupted between its two renames; "
-                "the previous copy was put back",
-                target,
-            )
-    return repaired
-
-
-def _scan(directory: Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(directory) as entries:
-            return list(entries)
-    except OSError:
-        return []
-
-
-def remove_stale(directory: str | os.PathLike[str]) -> list[Path]:
-    """Delete the leftovers of writes that died (only names unitrain gives them); returns them.
-
-    Call it only as the folder's owner (holding its lock).
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    repair_interrupted(directory)
-    stale = [
-        Path(entry.path)
-        for entry in _scan(directory)
-        if (match := _LEFTOVER.fullmatch(entry.name)) is not None
-        and (match["kind"] != "old" or os.path.lexists(directory / match["name"]))
-    ]
-    for path in stale:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                path.unlink()
-    return stale
-
-
 def commit_directory(
     directory: str | os.PathLike[str],
     name: str,
@@ -408,39 +253,17 @@ def commit_directory(
     into): steps 3 to 5 of the protocol, each file hashed into the manifest. On an error
     ``written`` is removed and nothing committed before is touched."""
     parent, tmp = Path(directory), Path(written)
-    target = parent / name
     try:
         entries: dict[str, dict[str, Any]] = {}
         for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
             size, digest = sha256_of(path)
             entries[path.relative_to(tmp).as_posix()] = {"sha256": digest, "bytes": size}
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "created": time.time(),
-            "torch": torch.__version__,
-            "files": entries,
-            **dict(meta or {}),
-        }
-        _write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2, default=str).encode())
-        _fsync_dir(tmp)
-        old = None
-        if target.exists():
-            old = parent / f".{name}.old-{secrets.token_hex(4)}"
-            os.rename(target, old)
-        os.rename(tmp, target)
-        _fsync_dir(parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        if update_latest:
-            _write_latest(parent, name)
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(error, OSError):
-            raise CheckpointError(f"could not commit checkpoint {target}: {error}") from error
+            raise _write_error(parent / name, error) from error
         raise
-    return target
+    return _commit(parent, name, tmp, entries, meta, update_latest)
 
 
 def temporary_directory(directory: str | os.PathLike[str], name: str) -> Path:

@@ -3,7 +3,9 @@
 Layout of one run (``root`` defaults to ``runs``)::
 
     <root>/<experiment>/<YYYYmmdd-HHMMSS>-<6 hex>/
-        run.json        status, heartbeat, restarts, config, git, versions, host, best metric
+        run.json        status, heartbeat, restarts, config, git, versions, host, best metric;
+                        the run store adds plugins, monitors, hyperparameters, model
+                        (:mod:`unitrain.runs.describe`)
         metrics.jsonl   one JSON object per logged record: {"step", "epoch", "split", ...values}
         checkpoints/    step-000000123/ directories (see :mod:`unitrain.runs.checkpoint`), latest
         artifacts/      anything else a plugin wants to keep (plots, exported models)
@@ -26,6 +28,7 @@ The API (stable; the PytorchTask Snapshot and the CLI are views on it):
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -217,22 +220,38 @@ def create_run(
 
 def environment() -> dict[str, Any]:
     """Facts about where the run happens: host, argv, versions, git commit and dirty flag."""
-    import torch
-
-    from unitrain import __version__
-
     return {
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "unitrain": __version__,
-        },
+        "versions": versions(),
         "git": git_state(Path.cwd()),
     }
+
+
+def versions() -> dict[str, str]:
+    """Python, the platform and the libraries a run's numbers depend on (those importable)."""
+    import pluggy
+    import torch
+
+    from unitrain import __version__
+
+    found = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "unitrain": __version__,
+        "torch": torch.__version__,
+        "pluggy": pluggy.__version__,
+    }
+    if torch.version.cuda:
+        found["cuda"] = torch.version.cuda
+    for distribution in ("numpy", "torchmetrics"):  # read from metadata: nothing is imported
+        try:
+            found[distribution] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def git_state(directory: Path) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ fewer per step with the same result. Assigning one of them on an instance counts
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -19,9 +19,21 @@ import torch
 from unitrain.core.batch import split_batch
 from unitrain.core.contract import IMiniBatch
 from unitrain.core.metrics import IDatasetMetric
+from unitrain.core.multi_step import MANUAL, ManualOptimization
 from unitrain.core.result import StepResult
+from unitrain.core.state import Optimization
 from unitrain.core.stateful_metric import StatefulMetric, is_stateful_metric
 from unitrain.errors import ConfigError, StageError
+from unitrain.tasks.compiling import CompileOption, check_compile_option, compile_forward
+from unitrain.tasks.optimizers import (
+    OptimizerLoss,
+    OptimizerSpec,
+    as_manual_result,
+    as_optimizer_result,
+    check_loss_keys,
+    choose_optimization,
+    optimizer_names,
+)
 
 __all__ = [
     "REWEIGHT",
@@ -45,6 +57,11 @@ class TaskBase:
     """The model and what is computed from it; a plugin named ``task`` in the trainer."""
 
     unitrain_defaults: ClassVar[bool] = True  # its stages answer only when no plugin does
+    optimization: Optimization = "automatic"
+    """How the training step optimizes (set in ``__init__``; see unitrain.core.multi_step)."""
+    manual_optimization: ClassVar[bool] = False
+    """Set ``True`` in a subclass (or pass ``manual_optimization=True``) to optimize by hand
+    in :meth:`manual_step`: the engine then does no backward pass and no optimizer step."""
     default_steps: ClassVar[bool] = True
     """Whether this class (and instance) runs :class:`TaskBase`'s own :data:`STEPS`."""
 
@@ -65,21 +82,49 @@ class TaskBase:
         losses: Mapping[str, LossFn] | None = None,
         metrics: Mapping[str, Callable[..., Any]] | None = None,
         dataset_metrics: Mapping[str, IDatasetMetric] | None = None,
-        optimizer: torch.optim.Optimizer | OptimizerFactory | None = None,
+        optimizer: OptimizerSpec | None = None,
         scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
         regularizer_reweight: float = 1.0,
+        optimizer_losses: Mapping[str | int, OptimizerLoss] | None = None,
+        manual_optimization: bool | None = None,
+        compile: CompileOption = False,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(f"Task(model=...): expected a torch.nn.Module, got {type(model)!r}")
+        options = check_compile_option(compile)
         if loss is not None and losses is not None:
             raise ConfigError("Task: give loss= (one loss) or losses= (named losses), not both")
         if optimizer is not None and not (
-            isinstance(optimizer, torch.optim.Optimizer) or callable(optimizer)
+            isinstance(optimizer, torch.optim.Optimizer | Mapping | Sequence) or callable(optimizer)
         ):
             raise ConfigError(
                 f"Task(optimizer=...): expected an optimizer or a function of the parameters "
-                f"that makes one, got {type(optimizer).__name__}"
+                "that makes one (or a sequence of optimizers, or a mapping {name: optimizer}), "
+                f"got {type(optimizer).__name__}"
             )
+        #: the names of ``optimizer={name: ...}`` (index order), else None
+        self.optimizer_names = optimizer_names(optimizer)
+        self.optimizer_losses: dict[str | int, OptimizerLoss] = dict(optimizer_losses or {})
+        if optimizer_losses is not None:
+            if not self.optimizer_losses:
+                raise ConfigError("Task(optimizer_losses={}): give one loss per optimizer")
+            count = (
+                None
+                if self.optimizer_names or not isinstance(optimizer, Sequence)
+                else len(optimizer)
+            )
+            check_loss_keys(self.optimizer_losses, self.optimizer_names, count)
+        manual = (
+            type(self).manual_optimization if manual_optimization is None else manual_optimization
+        )
+        per_optimizer = bool(self.optimizer_losses) or (
+            type(self).compute_optimizer_step is not TaskBase.compute_optimizer_step
+        )
+        self.optimization = choose_optimization(
+            bool(manual), per_optimizer, loss is not None or bool(losses)
+        )
+        if self.optimization != "automatic":  # run_forward's flat one-loss pass does not apply
+            object.__setattr__(self, "default_steps", False)
         self.model = model
         self.losses: dict[str, LossFn] = dict(losses or ({} if loss is None else {"loss": loss}))
         self.metrics = dict(metrics or {})
@@ -92,6 +137,11 @@ class TaskBase:
         self.regularizer_reweight = regularizer_reweight
         # id(loss) -> (loss, where its weight is read); emptied when a fit starts
         self.weight_sources: dict[int, tuple[LossFn, WeightSource]] = {}
+        #: the ``torch.compile`` keyword arguments the model's forward was compiled with
+        #: (``None``: not compiled); see :mod:`unitrain.tasks.compiling`
+        self.compile_options = options
+        if options is not None:  # last: a refused task leaves the user's module untouched
+            compile_forward(model, options)
 
     # ------------------------------------------------------------ overridable steps
 
@@ -173,6 +223,61 @@ class TaskBase:
             if type(value) is not float and is_descriptor(value):
                 value = getattr(loss, REWEIGHT)
         return value if type(value) is float else float(value)
+
+    def compute_optimizer_step(self, batch: Any, optimizer_idx: int) -> StepResult | torch.Tensor:
+        """Optimizer ``optimizer_idx``'s loss on ``batch`` (per-optimizer optimization):
+        its ``optimizer_losses`` entry (by name when the optimizers are named, else by
+        index) called as ``fn(self.model, batch)``. Runs once per optimizer per batch, in
+        order, after the optimizers before it stepped; override it to compute the losses
+        yourself (which turns per-optimizer optimization on)."""
+        names = self.optimizer_names
+        key: str | int = optimizer_idx if names is None else names[optimizer_idx]
+        function = self.optimizer_losses.get(key)
+        if function is None:
+            raise StageError(
+                f"no loss for optimizer {key!r}: optimizer_losses has {list(self.optimizer_losses)}"
+                "; give every optimizer a loss"
+            )
+        return function(self.model, batch)
+
+    def manual_step(self, batch: Any, manual: ManualOptimization) -> Any:
+        """One batch of manual optimization: compute losses, ``manual.backward(loss)``,
+        ``manual.step(i)`` for each optimizer to step. Returns ``None``, a loss tensor or a
+        StepResult, for the plugins that log it. Override it when ``manual_optimization``."""
+        raise StageError(
+            f"{type(self).__name__} optimizes by hand (manual_optimization=True) but does not "
+            "override manual_step(self, batch, manual); implement it: compute the losses, "
+            "call manual.backward(loss) and manual.step(optimizer_idx)"
+        )
+
+    def optimization_step(self, state: Any, batch: Any) -> StepResult:
+        """The training forward of per-optimizer or manual optimization."""
+        size = self._size_of(batch)
+        if self.optimization == "manual":
+            return as_manual_result(self.manual_step(batch, state.stash[MANUAL]), size)
+        index = state.optimizer_idx
+        if index is None:
+            raise StageError(
+                "per-optimizer optimization: run_forward was called without "
+                "state.optimizer_idx; a plugin that calls the training forward itself must "
+                "set it (the engine's per-optimizer step does)"
+            )
+        names = self.optimizer_names
+        label: str | int = index if names is None else names[index]
+        return as_optimizer_result(self.compute_optimizer_step(batch, index), label, size)
+
+    def check_optimizers(self, count: int) -> None:
+        """At fit start: ``optimizer_losses`` names each of the ``count`` optimizers."""
+        if self.optimization == "per_optimizer" and self.optimizer_losses:
+            check_loss_keys(self.optimizer_losses, self.optimizer_names, count)
+
+    @staticmethod
+    def _size_of(batch: Any) -> int:
+        if isinstance(batch, IMiniBatch):
+            return int(batch.nopad_batch_size)
+        if isinstance(batch, tuple | list) and batch:
+            return batch_size_of(batch[0])
+        return batch_size_of(batch)
 
     def require_loss(self, result: StepResult) -> torch.Tensor:
         """``result.loss``, or a StageError saying how to give the task a loss."""

@@ -21,4 +21,9 @@ class Task(TrainStages, EvalStages, PredictStages):
     every plugin's events still fire around it. (While none of ``split_batch`` ...
     ``compute_step`` is overridden, ``run_forward`` runs their work as one function for
     ``(inputs, targets)`` batches: same result, fewer Python calls.)
+
+    ``compile=True`` (or a dict of ``torch.compile`` keyword arguments, such as
+    ``{"mode": "max-autotune"}``) compiles the model's ``forward`` in place: ``task.model``
+    stays the module passed in and its checkpoints keep their keys (see
+    :mod:`unitrain.tasks.compiling`).
     """

@@ -13,6 +13,7 @@ from unitrain.core.contract import IMiniBatch
 from unitrain.core.result import StepResult
 from unitrain.hooks.markers import hookimpl
 from unitrain.tasks.base import TaskBase, batch_size_of
+from unitrain.tasks.optimizers import optimizers_given
 
 if TYPE_CHECKING:
     from unitrain.core.state import State
@@ -27,20 +28,19 @@ class TrainStages(TaskBase):
     def make_optimizer(
         self, state: State, model: torch.nn.Module
     ) -> torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None:
-        if self.optimizer is None or isinstance(self.optimizer, torch.optim.Optimizer):
-            return self.optimizer
-        return self.optimizer(model.parameters())
+        return optimizers_given(self.optimizer, model)
+
+    @hookimpl
+    def on_fit_start(self, state: State) -> None:
+        # a loss class may have gained a loss_reweight since the last fit: find them anew
+        self.weight_sources.clear()
+        self.check_optimizers(len(state.optimizers))
 
     @hookimpl
     def make_scheduler(
         self, state: State, optimizer: torch.optim.Optimizer, optimizer_idx: int
     ) -> Any:
         return None if self.scheduler is None else self.scheduler(optimizer)
-
-    @hookimpl
-    def on_fit_start(self, state: State) -> None:
-        # a loss class may have gained a loss_reweight since the last fit: find them anew
-        self.weight_sources.clear()
 
     @hookimpl
     def run_prepare_batch(self, state: State, batch: Any) -> Any:
@@ -86,6 +86,8 @@ class TrainStages(TaskBase):
             plain = type(inputs) is Tensor and inputs.ndim
             size = inputs.shape[0] if plain else batch_size_of(inputs)
             return StepResult(total, losses, metrics, outputs, targets, size)
+        if self.optimization != "automatic":  # one loss per optimizer, or by hand
+            return self.optimization_step(state, batch)
         return self.compute_step(batch)
 
     @hookimpl

@@ -9,6 +9,7 @@ from torch import nn
 
 from unitrain.core.metrics import accuracy
 from unitrain.tasks import Task
+from unitrain.tasks.compiling import CompileOption
 
 __all__ = ["tiny_batches", "tiny_data", "tiny_task"]
 
@@ -31,9 +32,16 @@ def tiny_data(**options: Any) -> dict[str, Any]:
     return {"train": batches, "eval": {"val": batches[: max(1, len(batches) // 2)]}}
 
 
-def tiny_task(features: int = 4, hidden: int = 8, lr: float = 0.1, seed: int = 0) -> Task:
+def tiny_task(
+    features: int = 4,
+    hidden: int = 8,
+    lr: float = 0.1,
+    seed: int = 0,
+    compile: CompileOption = False,
+) -> Task:
     """A two-layer classifier with cross-entropy, accuracy and SGD (seeds torch's global
-    RNG with ``seed``, so two calls give the same initial weights)."""
+    RNG with ``seed``, so two calls give the same initial weights); ``compile``: see
+    :class:`~unitrain.Task`."""
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, 2))
     return Task(
@@ -41,4 +49,5 @@ def tiny_task(features: int = 4, hidden: int = 8, lr: float = 0.1, seed: int = 0
         loss=nn.CrossEntropyLoss(),
         metrics={"accuracy": accuracy},
         optimizer=lambda params: torch.optim.SGD(params, lr=lr),
+        compile=compile,
     )
