@@ -21,8 +21,8 @@ by side. Final lines: ``instructions_ratio`` (unitrain ÷ raw), ``i1_miss_ratio`
 ``--plugins N`` also unitrain with N no-op plugins dealt over the styles (as in
 ``overhead.py``): ``plugins_instructions_ratio`` and ``per_listener_instructions`` (the
 extra instructions per step over bare unitrain, per listener call a step adds).
-Run: ``python benchmarks/instructions.py`` (``--smoke``, for CI: each case once in-process,
-no valgrind).
+Run: ``python benchmarks/instructions.py`` (``--quick``: instructions only, epochs 1 vs 2;
+``--smoke``, for CI: each case once in-process, no valgrind).
 """
 
 from __future__ import annotations
@@ -99,13 +99,16 @@ def smoke(ignite: bool) -> dict[str, float]:
     return {"instructions_ratio": math.nan}
 
 
-def count(case: str, epochs: int, steps: int, hash_seed: int, folder: Path) -> dict[str, int]:
-    """Run ``case`` under cachegrind; its event totals."""
+def count(
+    case: str, epochs: int, steps: int, hash_seed: int, folder: Path, cache_sim: bool = True
+) -> dict[str, int]:
+    """Run ``case`` under cachegrind; its event totals (instructions only without
+    ``cache_sim``)."""
     out = folder / f"{case.replace(' ', '_')}.{epochs}.out"
     command = [
         "valgrind",
         "--tool=cachegrind",
-        "--cache-sim=yes",
+        f"--cache-sim={'yes' if cache_sim else 'no'}",
         f"--cachegrind-out-file={out}",
         sys.executable,
         __file__,
@@ -123,7 +126,7 @@ def count(case: str, epochs: int, steps: int, hash_seed: int, folder: Path) -> d
     if finished.returncode != 0:
         raise SystemExit(f"{case} under valgrind failed:\n{finished.stderr[-2000:]}")
     totals = {}
-    for key, label in EVENTS.items():
+    for key, label in EVENTS.items() if cache_sim else [("Ir", EVENTS["Ir"])]:
         found = re.search(rf"{label}:\s+([\d,]+)", finished.stderr)
         if found is None:
             raise SystemExit(f"no {label!r} in valgrind's report for {case}")
@@ -134,7 +137,15 @@ def count(case: str, epochs: int, steps: int, hash_seed: int, folder: Path) -> d
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=64, help="batches per epoch")
-    parser.add_argument("--epochs", type=int, nargs=2, default=(1, 5), metavar=("E1", "E2"))
+    parser.add_argument(
+        "--epochs", type=int, nargs=2, default=None, metavar=("E1", "E2"), help="default 1 5"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="instructions only (no cache simulation), epochs 1 vs 2 unless --epochs: "
+        "about a third of the full run's time, for iterating on a change",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="valgrind processes at a time")
     parser.add_argument("--hash-seed", type=int, default=0, help="PYTHONHASHSEED of each run")
     parser.add_argument("--ignite", action="store_true", help="count Ignite's Engine too")
@@ -156,11 +167,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     cases = ["raw loop", "unitrain bare", *(["ignite Engine"] if args.ignite else [])]
     if args.plugins:
         cases.append(f"unitrain +{args.plugins} plugins")
-    first, last = args.epochs
+    first, last = args.epochs or ((1, 2) if args.quick else (1, 5))
+    events = ["Ir"] if args.quick else list(EVENTS)
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(args.jobs) as pool:
         jobs = {
             (case, epochs): pool.submit(
-                count, case, epochs, args.steps, args.hash_seed, Path(folder)
+                count, case, epochs, args.steps, args.hash_seed, Path(folder), not args.quick
             )
             for case in cases
             for epochs in (first, last)
@@ -168,26 +180,26 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         totals = {key: job.result() for key, job in jobs.items()}
     steps = (last - first) * args.steps
     per_step = {
-        case: {k: (totals[case, last][k] - totals[case, first][k]) / steps for k in EVENTS}
+        case: {k: (totals[case, last][k] - totals[case, first][k]) / steps for k in events}
         for case in cases
     }
     raw = per_step["raw loop"]
     rows = [
-        [case, *(f"{v[k]:,.0f}" for k in EVENTS), *(f"{v[k] / raw[k]:.4f}" for k in EVENTS)]
+        [case, *(f"{v[k]:,.0f}" for k in events), *(f"{v[k] / raw[k]:.4f}" for k in events)]
         for case, v in per_step.items()
     ]
     print(
         f"tiny MLP 32-64-10, batch 64, {args.steps} steps/epoch, torch {torch.__version__}, "
         f"1 thread; counted by cachegrind, epochs {first} vs {last}"
     )
-    headers = ["case", *(f"{k}/step" for k in EVENTS), *(f"{k} ratio" for k in EVENTS)]
+    headers = ["case", *(f"{k}/step" for k in events), *(f"{k} ratio" for k in events)]
     print_table("per step", headers, rows)
     bare = per_step["unitrain bare"]
     ignite = per_step.get("ignite Engine")
     values = {
         "instructions_ratio": bare["Ir"] / raw["Ir"],
-        "i1_miss_ratio": bare["I1mr"] / raw["I1mr"],
-        "d1_miss_ratio": bare["D1mr"] / raw["D1mr"],
+        "i1_miss_ratio": bare["I1mr"] / raw["I1mr"] if "I1mr" in bare else math.nan,
+        "d1_miss_ratio": bare["D1mr"] / raw["D1mr"] if "D1mr" in bare else math.nan,
         "ignite_instructions_ratio": math.nan if ignite is None else ignite["Ir"] / raw["Ir"],
     }
     if args.plugins:

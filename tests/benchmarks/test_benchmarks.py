@@ -179,6 +179,35 @@ def test_instructions_runs_every_process_with_one_hash_seed(
     )
 
 
+def test_instructions_quick_counts_instructions_only_over_epochs_one_and_two(
+    load: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    module = load("instructions")
+    seen: list[list[str]] = []
+
+    def valgrind(command: list[str], env: dict[str, str], **_: Any) -> Any:
+        seen.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "==1== I   refs:      2,000\n")
+
+    monkeypatch.setattr(module.subprocess, "run", valgrind)
+    assert module.count("raw loop", 2, 4, 0, tmp_path, cache_sim=False) == {"Ir": 2000}
+    assert "--cache-sim=no" in seen[0]
+    per_process = {("raw loop", 1): 1_000, ("raw loop", 2): 3_000}
+    per_process |= {("unitrain bare", 1): 1_000, ("unitrain bare", 2): 3_100}
+    asked: list[tuple[str, int, bool]] = []
+
+    def count(case: str, epochs: int, steps: int, seed: int, folder: Path, sim: bool) -> Any:
+        asked.append((case, epochs, sim))
+        return {"Ir": per_process[case, epochs]}
+
+    monkeypatch.setattr(module, "count", count)
+    monkeypatch.setattr(module.shutil, "which", lambda name: "/usr/bin/valgrind")
+    values = module.main(["--quick", "--steps", "10"])
+    assert sorted(asked) == sorted((c, e, False) for c, e in per_process)
+    assert values["instructions_ratio"] == pytest.approx(210 / 200)
+    assert math.isnan(values["i1_miss_ratio"]) and math.isnan(values["d1_miss_ratio"])
+
+
 def test_checkpoint_stall_smoke_reports_both_modes(
     load: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

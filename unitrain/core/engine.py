@@ -76,6 +76,7 @@ class Engine:
         )
         self.config: TrainerConfig = run_settings(self.settings)
         self.fit_deadline: float | None = None
+        self.held_loss: Any = None  # the last step's loss, during an epoch (core.loop)
         model = getattr(task, "model", None)
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(
@@ -177,6 +178,7 @@ class Engine:
                 "or objects with callable step() and zero_grad()"
             )
         state.optimizers = optimizers
+        self.plugins.plans.clear()  # the step's plan names the lone optimizer (core.plan)
         for index, optimizer in enumerate(optimizers):
             clear_gradients(optimizer)
             scheduler = self.hooks.make_scheduler(state, optimizer, index)

@@ -18,7 +18,7 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
             the epoch's first batch: check its form (a clear error naming the loader)
             on_train_step_start(batch)          # state.accumulation_window, ends_window
             batch = run_prepare_batch(batch)
-            result = run_forward(batch)
+            result = run_forward(batch)         # the last step's loss is let go here
             run_backward(result);  micro_step += 1;  on_after_backward(result)
             if the accumulation window ends (accumulation micro-steps, or the epoch's last):
                 for each optimizer i:
@@ -40,7 +40,8 @@ Pseudocode of ``fit`` (every hook call stands beside the state change it announc
 
 The step runs as written in :func:`train_step`, whatever the task and the plugins: it
 calls each hook through the plan of :mod:`unitrain.core.plan` (a hook nobody implements
-is skipped; a stage only the task implements is the task's method itself).
+is skipped; a stage only the task implements is the task's method itself; a lone torch
+optimizer with no event around its step is stepped and cleared without the loop).
 A task with one loss per optimizer, or one that optimizes by hand, runs the step of
 :mod:`unitrain.core.multi_step` instead (chosen once per epoch from ``state.optimization``).
 The evaluation and prediction passes are in :mod:`unitrain.core.passes`, the window's
@@ -49,9 +50,10 @@ optimizer step in :mod:`unitrain.core.window`, the schedulers in :mod:`unitrain.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
@@ -60,7 +62,7 @@ from unitrain.core.batch import check_batch
 from unitrain.core.data import Loader
 from unitrain.core.multi_step import step_function
 from unitrain.core.passes import evaluation_pass, finish_train_step
-from unitrain.core.plan import PLAN, STEP_HOOKS, step_plan
+from unitrain.core.plan import PLAN, STEP_HOOKS, StepPlan, step_plans
 from unitrain.core.result import StepResult, no_result
 from unitrain.core.schedule import step_schedulers
 from unitrain.core.window import clear_gradients, enter_window, step_optimizers
@@ -174,30 +176,47 @@ def _train_batches(
     if _stopping_now(state):  # asked in on_epoch_start: no step runs at all
         return False
     max_steps = engine.config.max_steps
+    last_step = sys.maxsize if max_steps is None else max_steps
     # the task's optimization (chosen once per fit): several optimizers' losses or manual
     # optimization take a step of their own (unitrain.core.multi_step); this one otherwise
     step = step_function(state, train_step)
-    for drawn, batch in enumerate(steps):
-        if drawn == 0:  # every epoch: a later fit (or epoch) may bring other data
-            check_batch(batch, f"first batch of {train.name}", train.expect_minibatch)
-        # held until the next step has run, as a hand-written loop holds its `loss`: the
-        # old graph keeps each parameter's gradient accumulator alive for autograd to
-        # reuse (rebuilding them costs ~3 k instructions a step)
-        held = step(engine, batch, evals)  # noqa: F841
-        if _stopping_now(state) or (max_steps is not None and state.global_step >= max_steps):
-            return False
+    own = step is train_step
+    batches = iter(steps)
+    first = next(batches, _NO_BATCH)
+    if first is _NO_BATCH:
+        return True
+    # every epoch: a later fit (or epoch) may bring other data
+    check_batch(first, f"first batch of {train.name}", train.expect_minibatch)
+    try:
+        for batch in chain((first,), batches):
+            if own:  # holds its own loss, replaced right after the next forward
+                train_step(engine, batch, evals)
+            else:  # held until the next step has run, as a hand-written loop holds `loss`
+                engine.held_loss = step(engine, batch, evals)
+            # read afresh after every step: plugins ask for stops during it
+            if state.stop_requested == "now" or state.global_step >= last_step:
+                return False
+    finally:
+        engine.held_loss = None  # the last step's graph goes with the epoch
     return True
+
+
+_NO_BATCH = object()
 
 
 def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepResult:
     """One micro-step: forward, backward, and the optimizer step when the window ends;
     returns the step's result."""
     state, plugins, config = engine.state, engine.plugins, engine.config
-    accumulation = config.accumulation
-    plan = plugins.plans.get(PLAN) or step_plan(plugins)
+    plan: StepPlan
+    lone: Any  # the one torch optimizer when no event surrounds its step (core.plan)
     try:
-        if accumulation > 1:
-            enter_window(state, accumulation)
+        plan, lone = plugins.plans[PLAN]
+    except KeyError:  # the plugin set or the optimizers changed: plan anew
+        plan, lone = step_plans(plugins, state)
+    try:
+        if config.accumulation > 1:
+            enter_window(state, config.accumulation)
         if plan.on_start is not None:
             plan.on_start(state, batch)
         batch = None if plan.prepare is None else plan.prepare(state, batch)
@@ -208,13 +227,26 @@ def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepRes
             raise StageError(
                 no_result("run_forward", "a StepResult with the loss to backpropagate")
             )
+        # The new loss replaces the last step's, right after the forward that made it, as
+        # `loss = ...` does in a hand-written loop: until then the old graph kept each
+        # parameter's gradient accumulator alive for autograd to reuse (rebuilding them
+        # costs ~3 k instructions a step), and the old graph is freed where the hand-written
+        # loop frees it, so the allocator sees the same sequence of requests.
+        engine.held_loss = result.loss
         if plan.backward is not None:
             plan.backward(state, result)
         state.micro_step += 1
         if plan.on_backward is not None:
             plan.on_backward(state, result)
         if state.ends_window:
-            step_optimizers(state, plan)
+            if lone is None:
+                step_optimizers(state, plan)
+            else:  # one torch optimizer, no event around its step: step_optimizers' work
+                plan.optimizer_step(state, lone, 0)  # type: ignore[misc]  # lone: it exists
+                lone.zero_grad(set_to_none=True)  # clear_gradients(lone)
+                state.global_step += 1
+                if state.schedulers:
+                    step_schedulers(state.schedulers, "step", state.global_step, state.eval_metrics)
             # before on_train_step_end, where a distributed run agrees on stops
             deadline = engine.fit_deadline
             if deadline is not None and time.monotonic() >= deadline:

@@ -7,7 +7,7 @@ imports them, with no circle between them even for type hints.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from unitrain.core.config import TrainerConfig
@@ -26,6 +26,8 @@ class Running(Protocol):
     plugins: PluginManager
     #: ``time.monotonic()`` value at which the current fit stops (``max_time``), or None
     fit_deadline: float | None
+    #: the last training step's loss, held until the next step's forward (see train_step)
+    held_loss: Any
 
     @property
     def hooks(self) -> Hooks:

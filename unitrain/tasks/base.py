@@ -42,8 +42,8 @@ __all__ = [
     "TaskBase",
     "batch_size_of",
     "is_descriptor",
-    "loss_weight",
     "total_loss",
+    "weight_source",
 ]
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
@@ -135,6 +135,8 @@ class TaskBase:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.regularizer_reweight = regularizer_reweight
+        # id(loss) -> (loss, where its weight is read); emptied when a fit starts
+        self.weight_sources: dict[int, tuple[LossFn, WeightSource]] = {}
         #: the ``torch.compile`` keyword arguments the model's forward was compiled with
         #: (``None``: not compiled); see :mod:`unitrain.tasks.compiling`
         self.compile_options = options
@@ -157,9 +159,10 @@ class TaskBase:
     ) -> dict[str, tuple[float, torch.Tensor]]:
         """Every loss as ``(reweight, raw)``: ``loss(mb)`` for minibatches, else
         ``loss(outputs, targets)``; the weight is the loss's ``loss_reweight`` (or 1.0)."""
+        weight = self.loss_weight
         if isinstance(batch, IMiniBatch):
-            return {n: (loss_weight(fn), fn(batch)) for n, fn in self.losses.items()}
-        return {n: (loss_weight(fn), fn(outputs, targets)) for n, fn in self.losses.items()}
+            return {n: (weight(fn), fn(batch)) for n, fn in self.losses.items()}
+        return {n: (weight(fn), fn(outputs, targets)) for n, fn in self.losses.items()}
 
     def compute_metrics(self, batch: Any, outputs: Any, targets: Any) -> dict[str, torch.Tensor]:
         """Every metric as a batch mean, computed without building a graph."""
@@ -197,6 +200,29 @@ class TaskBase:
             targets=targets,
             batch_size=size,
         )
+
+    def loss_weight(self, loss: LossFn) -> float:
+        """The weight of ``loss`` now: the instance's own ``loss_reweight``, else its
+        class's (a property is asked), else 1.0. Read at every step (an annealing plugin
+        may change either between steps) through a source found once per loss and fit (a
+        class that had no ``loss_reweight`` when the fit started counts as having none
+        until the next fit; its instances' own values count at once)."""
+        entry = self.weight_sources.get(id(loss))
+        if entry is None or entry[0] is not loss:
+            entry = self.weight_sources[id(loss)] = (loss, weight_source(loss))
+        # Through the source, not getattr(loss, name, default): on an nn.Module without the
+        # attribute that formats and raises an AttributeError inside Module.__getattr__, and
+        # getattr(type(loss), name, default) one inside the type's lookup (~2.5 k
+        # instructions per loss and step); reading a Module's __dict__ costs ~0.5 k itself.
+        own, kind = entry[1]
+        value: Any = own.get(REWEIGHT)
+        if value is None:
+            if kind is None:
+                return 1.0
+            value = getattr(kind, REWEIGHT, 1.0)
+            if type(value) is not float and is_descriptor(value):
+                value = getattr(loss, REWEIGHT)
+        return value if type(value) is float else float(value)
 
     def compute_optimizer_step(self, batch: Any, optimizer_idx: int) -> StepResult | torch.Tensor:
         """Optimizer ``optimizer_idx``'s loss on ``batch`` (per-optimizer optimization):
@@ -266,18 +292,21 @@ class TaskBase:
 REWEIGHT = "loss_reweight"
 
 
-def loss_weight(loss: LossFn) -> float:
-    # The instance's own value, else the class's: getattr(module, name, default) on an
-    # nn.Module without the attribute would format and raise an AttributeError inside the
-    # module's __getattr__ on every step (~1.5 µs per loss).
-    value: Any = getattr(loss, "__dict__", {}).get(REWEIGHT)
-    if value is None:
-        value = getattr(type(loss), REWEIGHT, 1.0)
-        if type(value) is not float and is_descriptor(
-            value
-        ):  # a property computing the weight: ask the loss itself
-            value = getattr(loss, REWEIGHT)
-    return float(value)
+WeightSource = tuple[Mapping[str, Any], type | None]
+"""Where a loss's weight is read: its own ``__dict__``, and its class when a class of its MRO
+defines ``loss_reweight`` (``None``: none did when the source was made)."""
+
+
+def weight_source(loss: LossFn) -> WeightSource:
+    """Where ``loss``'s weight is read (see :data:`WeightSource`); found once per loss and
+    fit by the task (:meth:`TaskBase.loss_weight`)."""
+    own = getattr(loss, "__dict__", None)
+    kind = type(loss)
+    defines = any(REWEIGHT in klass.__dict__ for klass in kind.__mro__)
+    return (_NO_DICT if own is None else own), (kind if defines else None)
+
+
+_NO_DICT: Mapping[str, Any] = {}
 
 
 def is_descriptor(value: object) -> bool:

@@ -12,7 +12,7 @@ from unitrain.core.batch import move_to_device as to_device
 from unitrain.core.contract import IMiniBatch
 from unitrain.core.result import StepResult
 from unitrain.hooks.markers import hookimpl
-from unitrain.tasks.base import TaskBase, batch_size_of, loss_weight
+from unitrain.tasks.base import TaskBase, batch_size_of
 from unitrain.tasks.optimizers import optimizers_given
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ class TrainStages(TaskBase):
 
     @hookimpl
     def on_fit_start(self, state: State) -> None:
+        # a loss class may have gained a loss_reweight since the last fit: find them anew
+        self.weight_sources.clear()
         self.check_optimizers(len(state.optimizers))
 
     @hookimpl
@@ -75,7 +77,7 @@ class TrainStages(TaskBase):
             losses: dict[str, tuple[float, Tensor]] = {}
             total: Tensor | None = None
             for name, function in self.losses.items():  # total_loss's sum, inlined
-                weight = loss_weight(function)
+                weight = self.loss_weight(function)
                 raw = function(outputs, targets)
                 losses[name] = (weight, raw)
                 term = raw if weight == 1.0 else raw * weight
