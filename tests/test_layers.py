@@ -1,6 +1,6 @@
 """The package's layers, read from every module's imports (``ast``), bottom to top:
 
-    errors, log, seeding  →  hooks  →  core  →  tasks, runs, plugins, distributed, bus
+    errors, lazy, log, seeding  →  hooks  →  core  →  tasks, runs, plugins, distributed, bus
     →  trainer (the facade)  →  compat
     →  cli, config, report, testing, datasets, lr_finder, examples
 
@@ -24,7 +24,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "unitrain"
 
 LAYERS: list[set[str]] = [
-    {"errors", "log", "seeding"},
+    {"errors", "lazy", "log", "seeding"},
     {"hooks"},
     {"core"},
     {"tasks", "runs", "plugins", "distributed", "bus"},
@@ -34,7 +34,7 @@ LAYERS: list[set[str]] = [
     {"__init__", "__main__"},  # the package's face and the command line's entry
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
-CORE_MAY_IMPORT = {"core", "hooks", "errors", "log"}
+CORE_MAY_IMPORT = {"core", "hooks", "errors", "lazy", "log"}
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ Names load on first use (PEP 562), so importing one module of this package (say
 
 from __future__ import annotations
 
-from importlib import import_module as _import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unitrain.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from unitrain.core.contract import IDataset, IDatum, IMiniBatch
@@ -41,16 +42,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'unitrain.core' has no attribute {name!r}")
-    value = getattr(_import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -5,8 +5,9 @@ checkpoint plugin's module and no other, so ``unitrain fit`` imports only the pl
 run enables (and the ones it adds itself: run store, checkpoint, progress).
 """
 
-from importlib import import_module as _import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unitrain.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from unitrain.core.schedule import ScheduledLR
@@ -45,16 +46,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'unitrain.plugins' has no attribute {name!r}")
-    value = getattr(_import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

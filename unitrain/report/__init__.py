@@ -8,8 +8,9 @@ an experiment folder) make one comparison page, one colour per run. :func:`watch
 rewrites the page while a run trains.
 """
 
-from importlib import import_module as _import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unitrain.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from unitrain.report.loaded import ReportRun
@@ -31,16 +32,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'unitrain.report' has no attribute {name!r}")
-    value = getattr(_import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [
