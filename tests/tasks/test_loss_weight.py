@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import unitrain as ut
@@ -113,3 +115,44 @@ def test_the_source_names_the_instance_dict_and_a_class_that_defines_the_weight(
     own, kind = weight_source(weighted)
     assert own is weighted.__dict__ and kind is Weighted
     assert weight_source(torch.sum)[1] is None  # a builtin has no __dict__ of its own
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.integers(0, 3), st.floats(0.0, 2.0, allow_nan=False)),
+        min_size=1,
+        max_size=5,
+    ),
+    class_weight=st.one_of(st.none(), st.floats(0.125, 2.0)),
+)
+def test_every_step_reads_the_documented_weight(
+    values: list[float | int | None], class_weight: float | None
+) -> None:
+    """The flat step reads a weight without calling ``loss_weight`` when the loss's class
+    defines none: whatever the instance holds at each step, the weight is its own value as a
+    float, else its class's, else 1.0."""
+
+    class Loss(nn.Module):
+        def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return nn.functional.cross_entropy(outputs, targets)
+
+    if class_weight is not None:
+        Loss.loss_reweight = class_weight  # type: ignore[attr-defined]
+    loss = Loss()
+
+    class Set:
+        def on_train_step_start(self, state: ut.State, batch: Any) -> None:
+            value = values[state.batch_idx]
+            if value is None:
+                loss.__dict__.pop("loss_reweight", None)
+            else:
+                loss.loss_reweight = value  # type: ignore[assignment]
+
+    task = ut.Task(make_model(), losses={"l": loss}, optimizer=_sgd)
+    weights = _fit(task, Set(), batches=len(values))
+    fallback = 1.0 if class_weight is None else class_weight
+    expected = [fallback if value is None else float(value) for value in values]
+    seen = [step["l"] for step in weights.seen]
+    assert seen == expected
+    assert all(type(weight) is float for weight in seen)

@@ -140,17 +140,17 @@ class StepCounts:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.flat = self.chain = 0
-        real_result, real_step = unitrain.tasks.train.StepResult, TaskBase.compute_step
+        real_new, real_step = unitrain.tasks.train._new, TaskBase.compute_step
 
-        def result(*args: Any) -> ut.StepResult:  # made in train.py by the flat step only
-            self.flat += 1
-            return real_result(*args)
+        def new(kind: type) -> Any:  # a StepResult made in train.py by the flat step only
+            self.flat += kind is ut.StepResult
+            return real_new(kind)
 
         def compute_step(task: TaskBase, batch: Any) -> ut.StepResult:
             self.chain += torch.is_grad_enabled()  # evaluation runs without a graph
             return real_step(task, batch)
 
-        monkeypatch.setattr(unitrain.tasks.train, "StepResult", result)
+        monkeypatch.setattr(unitrain.tasks.train, "_new", new)
         monkeypatch.setattr(TaskBase, "compute_step", compute_step)
 
 
@@ -391,13 +391,15 @@ def test_every_step_builds_its_result(monkeypatch: pytest.MonkeyPatch) -> None:
     """One path: the StepResult is built whether or not anyone listens (the old inlined
     step built it only for listeners), and listeners change nothing in the weights."""
     built: list[ut.StepResult] = []
-    real = unitrain.tasks.train.StepResult
+    real = unitrain.tasks.train._new  # the flat step makes its StepResult with it
 
-    def counted(*args: Any) -> ut.StepResult:
-        built.append(real(*args))
-        return built[-1]
+    def counted(kind: type) -> Any:
+        made = real(kind)
+        if kind is ut.StepResult:
+            built.append(made)
+        return made
 
-    monkeypatch.setattr(unitrain.tasks.train, "StepResult", counted)
+    monkeypatch.setattr(unitrain.tasks.train, "_new", counted)
     weights = []
     for plugins in ([], [Seen()]):
         task = make_task()

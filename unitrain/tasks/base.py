@@ -123,8 +123,11 @@ class TaskBase:
         self.optimization = choose_optimization(
             bool(manual), per_optimizer, loss is not None or bool(losses)
         )
-        if self.optimization != "automatic":  # run_forward's flat one-loss pass does not apply
-            object.__setattr__(self, "default_steps", False)
+        # run_forward's flat one-loss pass applies to automatic optimization only; kept on
+        # the instance even when it equals the class's value: run_forward reads it every
+        # step, and CPython 3.11 specializes reading an instance's own attribute only
+        default = type(self).default_steps and self.optimization == "automatic"
+        object.__setattr__(self, "default_steps", default)
         self.model = model
         self.losses: dict[str, LossFn] = dict(losses or ({} if loss is None else {"loss": loss}))
         self.metrics = dict(metrics or {})
