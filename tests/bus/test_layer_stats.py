@@ -141,6 +141,47 @@ def test_a_view_of_another_layers_output_is_reduced_once(monkeypatch: pytest.Mon
         assert value == data[("activations", "4")].norm().item()
 
 
+def test_an_eager_view_of_the_last_output_is_reduced_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # eager (CPU): nn.Flatten's output is a view of the ReLU's just reduced; its values are
+    # reused, not computed again, for activations and for their gradients alike
+    calls: list[int] = []
+    norm = torch.linalg.vector_norm
+
+    def counted(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        calls.append(tensor.numel())
+        return norm(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(torch.linalg, "vector_norm", counted)
+    stats = ub.LayerStats({"activations": "norm2", "layer_gradients": "norm2"}, every=2)
+    copy = fit(cnn(), images(), stats, epochs=1)
+    steps = len(copy.steps)
+    assert len(calls) == 2 * 5 * steps  # six layers, five distinct outputs, two kinds
+    for kind in ("activations", "layer_gradients"):
+        series = stats.series(f"{kind}_norm2")
+        assert series["4"] == series["3"] and len(series) == 6
+        for (_, data), value in zip(copy.steps, series["4"][1], strict=True):
+            assert value == data[(kind, "4")].norm().item()
+
+
+def test_an_eager_output_changed_in_place_is_reduced_again() -> None:
+    # ReLU(inplace=True) returns the Linear's output tensor itself, changed: same memory,
+    # a newer version, so its statistics are computed anew
+    stats = ub.LayerStats({"activations": ("norm2", "min")}, every=2)
+    copy = fit(inplace_mlp(), tiny_batches(), stats, epochs=1)
+    for module in ("0", "1"):
+        for name in ("norm2", "min"):
+            values = stats.series(f"activations_{name}")[module][1]
+            for (_, data), value in zip(copy.steps, values, strict=True):
+                assert value == REFERENCE[name](data[("activations", module)]).item()
+    assert (
+        min(stats.series("activations_min")["1"][1])
+        >= 0
+        > min(stats.series("activations_min")["0"][1])
+    )
+
+
 def inplace_mlp() -> nn.Module:
     # ReLU(inplace=True) overwrites the first Linear's output after its forward hook ran
     torch.manual_seed(0)

@@ -8,30 +8,33 @@ error attribution.
 
 from __future__ import annotations
 
-import difflib
 import inspect
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
 from unitrain.errors import PluginError
+from unitrain.hooks.blame import describe_position, find_culprit
 from unitrain.hooks.forward import SILENT, Forward, forward_of
 from unitrain.hooks.markers import PROJECT
 from unitrain.hooks.relay import compile_caller
 from unitrain.hooks.specs import Hooks
 from unitrain.hooks.timing import HookTimer
+from unitrain.hooks.validation import (
+    RankRule,
+    check_order,
+    check_ranks,
+    first_parameter,
+    snake_case,
+    unknown_hook_message,
+)
 
 if TYPE_CHECKING:
     from unitrain.core.state import State
 
 __all__ = ["PluginManager", "PluginRecord", "RankRule", "describe_position"]
-
-RankRule = Literal["all", "main"] | int
-"""Where a plugin runs: every rank, global rank 0 only, or the process whose local device
-index (``LOCAL_RANK``) equals the integer."""
 
 HOOK_PREFIXES = ("on_", "run_", "make_")
 STAGE_PREFIXES = ("run_", "make_")
@@ -78,16 +81,6 @@ class _Pluggy(pluggy.PluginManager):
             trylast=False,
             specname=None,
         )
-
-
-def describe_position(state: State | None) -> str:
-    """``'phase fit, epoch 1, batch_idx 3, global_step 11'`` for error messages."""
-    if state is None:
-        return "no step yet"
-    return (
-        f"phase {state.phase}, epoch {state.epoch}, batch_idx {state.batch_idx}, "
-        f"global_step {state.global_step}"
-    )
 
 
 class PluginManager:
@@ -146,8 +139,8 @@ class PluginManager:
         if callable(supply):
             plugin = supply(plugin, self)
         resolved = self._resolve_name(plugin, name)
-        order = _check_order(resolved, getattr(plugin, "order", 0) if order is None else order)
-        ranks = _check_ranks(resolved, getattr(plugin, "ranks", "all") if ranks is None else ranks)
+        order = check_order(resolved, getattr(plugin, "order", 0) if order is None else order)
+        ranks = check_ranks(resolved, getattr(plugin, "ranks", "all") if ranks is None else ranks)
         if not self._rank_matches(ranks):
             self._skipped[resolved] = ranks
             return None
@@ -254,7 +247,7 @@ class PluginManager:
         if getattr(error, _NOTED, False):
             return
         impls = {name: self._order[name] for name in hook_names}
-        found = _find_culprit(error, [i for group in impls.values() for i in group], self._forwards)
+        found = find_culprit(error, [i for group in impls.values() for i in group], self._forwards)
         if found is None:
             return
         plugin, impl = found
@@ -311,7 +304,7 @@ class PluginManager:
 
     def _on_hook_error(self, error: BaseException, hook: str, impls: list[pluggy.HookImpl]) -> None:
         if not getattr(error, _NOTED, False):
-            found = _find_culprit(error, impls, self._forwards)
+            found = find_culprit(error, impls, self._forwards)
             self.note_error(error, hook, None if found is None else found[0])
 
     # ----------------------------------------------------------- internals
@@ -331,7 +324,7 @@ class PluginManager:
             return name
         base = getattr(plugin, "name", None)
         if not isinstance(base, str) or not base:
-            base = _snake(type(plugin).__name__)
+            base = snake_case(type(plugin).__name__)
         candidate, n = base, 1
         while candidate in self._records:
             n += 1
@@ -351,8 +344,8 @@ class PluginManager:
                 if impl.plugin is not plugin:
                     continue
                 if caller.spec is None:
-                    raise PluginError(_unknown_hook_message(name, caller.name))
-                if isinstance(plugin, type) and _first_parameter(impl.function) == "self":
+                    raise PluginError(unknown_hook_message(name, caller.name))
+                if isinstance(plugin, type) and first_parameter(impl.function) == "self":
                     raise PluginError(
                         f"plugin {name!r} is the class {plugin.__name__}, not an instance: its "
                         f"hook {caller.name!r} takes self; register {plugin.__name__}() instead"
@@ -408,76 +401,4 @@ class _Relay:
     """Holds one compiled caller per hook as an instance attribute."""
 
     def __getattr__(self, name: str) -> Any:
-        raise AttributeError(_unknown_hook_message("<caller>", name))
-
-
-def _check_order(name: str, order: object) -> int:
-    if isinstance(order, bool) or not isinstance(order, int):
-        raise PluginError(f"plugin {name!r}: order must be an int, got {order!r}")
-    return order
-
-
-def _check_ranks(name: str, ranks: object) -> RankRule:
-    if ranks in ("all", "main") or (isinstance(ranks, int) and not isinstance(ranks, bool)):
-        if isinstance(ranks, int) and ranks < 0:
-            raise PluginError(f"plugin {name!r}: device index rank rule must be >= 0, got {ranks}")
-        return ranks
-    raise PluginError(
-        f"plugin {name!r}: ranks must be 'all', 'main' or a device index (int), got {ranks!r}"
-    )
-
-
-def _unknown_hook_message(plugin: str, hook: str) -> str:
-    known = [n for n in dir(Hooks) if not n.startswith("_")]
-    close = difflib.get_close_matches(hook, known, n=3, cutoff=0.6)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return (
-        f"plugin {plugin!r} implements {hook!r}, which is not a unitrain hook.{hint} "
-        "If the method is a helper, not a hook, rename it or decorate it with "
-        "@unitrain.not_a_hook. The hooks are listed in unitrain/hooks/specs.py."
-    )
-
-
-def _find_culprit(
-    error: BaseException,
-    impls: list[pluggy.HookImpl],
-    forwards: dict[pluggy.HookImpl, Forward] | None = None,
-) -> tuple[str, pluggy.HookImpl] | None:
-    """The plugin (and implementation) whose frame is outermost in ``error``'s traceback."""
-    # Instances of one class share code objects, so a frame is matched by its code and,
-    # for a method, by the instance bound to its first argument. A forwarded implementation
-    # is found by the frame of the method the relay called past its function.
-    codes: dict[Any, list[tuple[object, tuple[str, pluggy.HookImpl]]]] = {}
-    for impl in impls:
-        forward = None if forwards is None else forwards.get(impl)
-        targets = [impl.function] if forward is None else [impl.function, forward.target]
-        for target in targets:
-            function: Any = inspect.unwrap(target)
-            code = getattr(getattr(function, "__func__", function), "__code__", None)
-            if code is not None:
-                owner = getattr(function, "__self__", None)
-                codes.setdefault(code, []).append((owner, (impl.plugin_name, impl)))
-    traceback = error.__traceback__
-    while traceback is not None:
-        frame = traceback.tb_frame
-        candidates = codes.get(frame.f_code, [])
-        if len(candidates) == 1:
-            return candidates[0][1]
-        if candidates and frame.f_code.co_argcount:
-            receiver = frame.f_locals.get(frame.f_code.co_varnames[0])
-            for owner, name in candidates:
-                if owner is receiver:
-                    return name
-        traceback = traceback.tb_next
-    return None
-
-
-def _first_parameter(function: Any) -> str | None:
-    try:
-        return next(iter(inspect.signature(function).parameters), None)
-    except (TypeError, ValueError):  # builtins without a signature
-        return None
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        raise AttributeError(unknown_hook_message("<caller>", name))

@@ -16,7 +16,9 @@ returns it (its gradient, the moment backward computes it), while it is still in
 cache, and the bus then keeps no reference to it until the step's end. On the CPU a
 batched reduction is a loop over the same kernels anyway; what costs is reading every
 output again after backward has pushed it out of the cache, and keeping it alive so the
-allocator cannot reuse its memory (measured in ``docs/performance.md``).
+allocator cannot reuse its memory (measured in ``docs/performance.md``). An output that is a
+view of the output reduced just before it, unchanged since (``nn.Flatten`` after a ``ReLU``),
+reuses its values instead of being read again.
 
 The values equal the per-tensor computation (``t.norm(2)``, ``t.mean()``, ...; bit for bit
 on CPU, tested) and use the topic names of the per-module subscribers
@@ -69,6 +71,7 @@ DEFAULT_LAYER_STATS: Final[Mapping[str, tuple[str, ...]]] = {
 """What ``LayerStats()`` computes: ``{kind: statistics}``."""
 
 _CHUNK: Final = 256  # ring rows allocated at a time when ``every`` is larger
+_NONE: Final = (None, None, -1)  # no output held (see LayerStats._reducer)
 
 Plan = dict[str, tuple[tuple[str, BatchedStatistic], ...]]
 
@@ -114,6 +117,7 @@ class LayerStats(Subscriber):
         self._tag = tag
         self._eager_kinds: frozenset[str] = frozenset()
         self._early: dict[str, dict[int, tuple[ModuleKey, list[torch.Tensor]]]] = {}
+        self._last: dict[str, list[Any]] = {}  # per eager kind: see _reducer
         self._layout: dict[str, list[str | None]] | None = None
         self._columns: list[Column] = []
         self._widths: dict[str, int] = {}
@@ -136,6 +140,7 @@ class LayerStats(Subscriber):
         kinds = [kind for kind in self._plan if eager and kind in MODULE_OUTPUT_KINDS]
         self._eager_kinds = frozenset(kinds)
         self._early = {kind: {} for kind in kinds}
+        self._last = {}
         rest = tuple(kind for kind in self._plan if kind not in self._eager_kinds)
         # eager kinds need no message: without a subscription the taps keep no reference
         self._subscription_list = [Subscription(self, rest, self._tag)] if rest else []
@@ -144,10 +149,20 @@ class LayerStats(Subscriber):
     def _reducer(self, kind: str) -> OutputReducer:
         statistics = [single_statistic(name) for name, _ in self._plan[kind]]
         slots = self._early[kind]
+        # the last output reduced, its values and its version: held until the next output of
+        # this kind (or the step's end), so that a view of it (nn.Flatten's output) is not
+        # reduced again; one tensor at a time, usually alive anyway as the next layer's input
+        last = self._last[kind] = [None, None, -1]
 
         def reduce(index: int, key: ModuleKey, tensor: torch.Tensor) -> None:
             data = tensor if tensor.is_floating_point() else _float(tensor, kind)
-            slots[index] = (key, [compute(data) for compute in statistics])
+            before = last[0]
+            if before is not None and _same_elements(data, before, last[2]):
+                values = last[1]
+            else:
+                values = [compute(data) for compute in statistics]
+                last[:] = (data, values, data._version) if data.is_contiguous() else _NONE
+            slots[index] = (key, values)
 
         return reduce
 
@@ -167,6 +182,8 @@ class LayerStats(Subscriber):
         self.flush()
         for slots in self._early.values():
             slots.clear()
+        for last in self._last.values():
+            last[:] = _NONE
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -202,6 +219,8 @@ class LayerStats(Subscriber):
                 names[kind] = [key for _, (key, _) in ordered]
                 early[kind] = [values for _, (_, values) in ordered]
                 slots.clear()
+        for last in self._last.values():
+            last[:] = _NONE  # the step's outputs go with the step
         layout = self._layout
         if layout is None or any(layout.get(kind) != found for kind, found in names.items()):
             samples = [t for found in tensors.values() for t in found]
@@ -349,6 +368,20 @@ def _distinct(tensors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int
             distinct.append(tensor)
         where.append(index)
     return (tensors, None) if len(distinct) == len(tensors) else (distinct, where)
+
+
+def _same_elements(data: torch.Tensor, before: torch.Tensor, version: int) -> bool:
+    """Whether ``data`` holds the very elements, in the very order, that ``before`` held when
+    it was reduced: the same contiguous memory read as the same dtype (``before`` is held, so
+    the memory at its address is still its own), unchanged since (a view shares its base's
+    version counter, which an in-place change, e.g. ``ReLU(inplace=True)``, advances)."""
+    return (
+        data.data_ptr() == before.data_ptr()
+        and data.dtype == before.dtype
+        and data.numel() == before.numel()
+        and data.is_contiguous()
+        and data._version == version
+    )
 
 
 def _float(data: Any, kind: str) -> torch.Tensor:
