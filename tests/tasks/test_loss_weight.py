@@ -120,18 +120,20 @@ def test_the_source_names_the_instance_dict_and_a_class_that_defines_the_weight(
 @settings(max_examples=25, deadline=None)
 @given(
     values=st.lists(
-        st.one_of(st.none(), st.integers(0, 3), st.floats(0.0, 2.0, allow_nan=False)),
+        st.one_of(
+            st.none(), st.just("None"), st.integers(0, 3), st.floats(0.0, 2.0, allow_nan=False)
+        ),
         min_size=1,
         max_size=5,
     ),
     class_weight=st.one_of(st.none(), st.floats(0.125, 2.0)),
 )
 def test_every_step_reads_the_documented_weight(
-    values: list[float | int | None], class_weight: float | None
+    values: list[float | int | str | None], class_weight: float | None
 ) -> None:
     """The flat step reads a weight without calling ``loss_weight`` when the loss's class
     defines none: whatever the instance holds at each step, the weight is its own value as a
-    float, else its class's, else 1.0."""
+    float, else (absent, or set to None) its class's, else 1.0."""
 
     class Loss(nn.Module):
         def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -146,13 +148,13 @@ def test_every_step_reads_the_documented_weight(
             value = values[state.batch_idx]
             if value is None:
                 loss.__dict__.pop("loss_reweight", None)
-            else:
-                loss.loss_reweight = value  # type: ignore[assignment]
+            else:  # "None": the attribute set to None
+                loss.loss_reweight = None if value == "None" else value  # type: ignore[assignment]
 
     task = ut.Task(make_model(), losses={"l": loss}, optimizer=_sgd)
     weights = _fit(task, Set(), batches=len(values))
     fallback = 1.0 if class_weight is None else class_weight
-    expected = [fallback if value is None else float(value) for value in values]
+    expected = [fallback if value in (None, "None") else float(value) for value in values]
     seen = [step["l"] for step in weights.seen]
     assert seen == expected
     assert all(type(weight) is float for weight in seen)

@@ -86,9 +86,9 @@ class TrainStages(TaskBase):
                 # no weight has it, if at all, in its own __dict__
                 entry = sources.get(id(function))
                 if entry is not None and entry[0] is function and entry[1][1] is None:
-                    weight = entry[1][0].get(REWEIGHT, 1.0)
+                    weight = entry[1][0].get(REWEIGHT)
                     if type(weight) is not float:
-                        weight = float(weight)
+                        weight = 1.0 if weight is None else float(weight)
                 else:
                     weight = self.loss_weight(function)
                 raw = function(outputs, targets)
