@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +13,21 @@ import unitrain.bus as ub
 from tests.bus.conftest import Recorder, make_trainer, tiny_batches
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def syncs_of_second_fit(build: Callable[[], Any]) -> int:
+    """Host syncs torch reports during a fit of ``build()``, after a first fit warmed up
+    the CUDA context, the kernels and the allocator."""
+    build().fit(tiny_batches())
+    trainer = build()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            trainer.fit(tiny_batches())
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
 
 
 def syncs_during_fit(with_bus: bool) -> int:
@@ -33,16 +49,7 @@ def syncs_during_fit(with_bus: bool) -> int:
             )
         return trainer
 
-    build().fit(tiny_batches())  # warm-up: CUDA context, kernels, allocator
-    trainer = build()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            trainer.fit(tiny_batches())
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
+    return syncs_of_second_fit(build)
 
 
 def test_the_bus_adds_no_host_sync() -> None:
@@ -56,16 +63,7 @@ def layer_stats_syncs(every: int | None) -> int:
             ub.attach(trainer, ub.LayerStats(every=every))
         return trainer
 
-    build().fit(tiny_batches())  # warm-up
-    trainer = build()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            trainer.fit(tiny_batches())
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
+    return syncs_of_second_fit(build)
 
 
 def test_layer_stats_read_the_device_only_every_n_steps() -> None:

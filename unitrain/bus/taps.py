@@ -232,12 +232,12 @@ class Taps:
             tensor = _first_tensor(output)
             if tensor is None:
                 return
-            if reduce_act:  # now, while the output is in cache and before any in-place change
+            if reduce_act or act is not None:
                 detached = tensor.detach()
-                for reduce in reduce_act:
-                    reduce(index, key, detached)
+            for reduce in reduce_act:  # now, while in cache and before any in-place change
+                reduce(index, key, detached)
             if act is not None:
-                data = tensor.detach()
+                data = detached
                 if self._probe:
                     live[index] = (data, data._version)
                     data = data.clone()

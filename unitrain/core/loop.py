@@ -217,8 +217,8 @@ def train_step(engine: Running, batch: Any, evals: dict[str, Loader]) -> StepRes
     try:
         if config.accumulation > 1:
             enter_window(state, config.accumulation)
-        # each caller read into a local first: calling plan.<stage>(...) straight would look
-        # the slot up as a method (an unspecialized LOAD_METHOD, ~200 instructions)
+        # each caller read into a local first: calling plan.<stage>(...) straight looks the
+        # slot up as a method, which CPython 3.11 cannot specialize for a slot's value
         if (call := plan.on_start) is not None:
             call(state, batch)
         batch = None if (call := plan.prepare) is None else call(state, batch)

@@ -98,8 +98,8 @@ class TrainStages(TaskBase):
             metrics = self.compute_metrics(batch, outputs, targets) if self.metrics else {}
             plain = type(inputs) is Tensor and inputs.ndim
             size = inputs.shape[0] if plain else batch_size_of(inputs)
-            # StepResult(...) without its __init__: a class call enters a second evaluation
-            # loop (~1.5 k instructions a step); the six fields are all set here
+            # StepResult(...) without its __init__: calling a class enters a second evaluation
+            # loop for __init__ (CPython 3.11); the six fields are all set here
             result: StepResult = _new(StepResult)
             result.loss, result.losses, result.metrics = total, losses, metrics
             result.outputs, result.targets, result.batch_size = outputs, targets, size

@@ -200,7 +200,9 @@ def bind_bridge(t3w_name: str) -> Binder:
             if not _hears(side_effect, loop):
                 return SILENT
             return Forward(method, ("{0}", *arguments), (loop,), derived=derived)
-        engine = _engine_loop(state) if _hears(side_effect, _engine_loop(state)) else None
+        engine: Any = _engine_loop(state)
+        if not _hears(side_effect, engine):
+            engine = None
         if context is None or not context.eval_loops:
             return SILENT if engine is None else Forward(method, ("{0}", *arguments), (engine,))
         # the split decides the loop: {split: loop, or None where it does not list us}
