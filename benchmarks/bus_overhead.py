@@ -26,11 +26,18 @@ Three measures, each printed beside its noise floor:
 3. ``--instructions``: instructions per step counted by callgrind (``_callgrind``), steps
    ``N2 - N1`` of two fits, which load cannot disturb (valgrind must be installed).
 
+Beside them, the floor: **the statistics' own arithmetic**, each pass ``LayerStats()`` makes
+over the model's tensors (the pre-step copy of the weights, turning it into the update, the
+norms of weights, gradients, updates and activations) timed alone with the cache warm, and
+its sum as a share of a hand-written step of the same model (``<model>_arithmetic_share``):
+what the statistics cost with no framework, no hook and no Python around them.
+
 On CUDA (``--device cuda``) it also counts host syncs in a ``layer_stats`` fit whose reads
 fall outside it (``torch.cuda.set_sync_debug_mode``). ``--smoke``: tiny sizes, numbers
 printed, nothing asserted (CI). Final lines ``name=value``: ``bus_overhead_ratio`` (the
 worse idle ratio), ``<model>_layer_stats_ratio`` and ``<model>_per_tensor_ratio`` (paired,
-to bare), ``paired_noise_floor``, ``<model>_layer_stats_instructions_ratio``.
+to bare), ``paired_noise_floor``, ``<model>_arithmetic_share``,
+``<model>_layer_stats_instructions_ratio``.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bus_overhead.py [--steps 30 --repeats 5]``.
 """
@@ -272,6 +279,68 @@ def paired(kind: str, batches: list[Any], args: argparse.Namespace) -> dict[str,
     return ratios
 
 
+def arithmetic(kind: str, batch: tuple[torch.Tensor, torch.Tensor], number: int) -> float:
+    """The passes of ``LayerStats()`` over one step's tensors, each timed alone (best of 7
+    rounds of ``number`` calls, warm cache); prints them and returns their sum as a share of
+    a hand-written step of the same model."""
+    model = model_of(kind).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = nn.CrossEntropyLoss()
+    inputs, targets = batch
+
+    def step() -> None:
+        loss_fn(model(inputs), targets).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    params: list[torch.Tensor] = [
+        w for m in model.children() if isinstance(w := getattr(m, "weight", None), nn.Parameter)
+    ]
+    weights = [p.detach() for p in params]
+    loss_fn(model(inputs), targets).backward()
+    gradients = [p.grad.detach().clone() for p in params if p.grad is not None]
+    optimizer.zero_grad(set_to_none=True)
+    copies = [w.clone() for w in weights]
+    with torch.no_grad():
+        outputs, hidden = [], inputs
+        for module in model.children():
+            hidden = module(hidden)
+            outputs.append(hidden)
+    distinct = [
+        o for i, o in enumerate(outputs) if i == 0 or o.data_ptr() != outputs[i - 1].data_ptr()
+    ]
+
+    def best(work: Callable[[], object], calls: int = number) -> float:
+        work()
+        rounds = []
+        for _ in range(7):
+            start = time.perf_counter()
+            for _ in range(calls):
+                work()
+            rounds.append((time.perf_counter() - start) / calls)
+        return min(rounds)
+
+    passes: dict[str, Callable[[], object]] = {
+        "copy of the weights": lambda: torch._foreach_copy_(copies, weights),
+        "update (after - copy)": lambda: [
+            torch.sub(w, c, out=c) for w, c in zip(weights, copies, strict=True)
+        ],
+        "norms of weights": lambda: torch._foreach_norm(weights),
+        "norms of gradients": lambda: torch._foreach_norm(gradients),
+        "norms of updates": lambda: torch._foreach_norm(copies),
+        "norms of activations": lambda: [torch.linalg.vector_norm(o) for o in distinct],
+    }
+    times = {name: best(work) for name, work in passes.items()}
+    bare = best(step, max(1, number // 4))
+    total = sum(times.values())
+    rows = [[name, seconds * 1e6, seconds / bare] for name, seconds in times.items()]
+    rows += [["all passes", total * 1e6, total / bare], ["hand-written step", bare * 1e6, 1.0]]
+    print_table(
+        f"{kind}: the statistics' arithmetic alone (warm cache)", ["pass", "us", "/ step"], rows
+    )
+    return total / bare
+
+
 def count_worker(kinds: Sequence[str], first: int, second: int) -> None:
     """Under callgrind: per model and variant, a warm-up fit, then fits of ``first`` and
     ``second`` steps, each one counted region (see ``_callgrind``)."""
@@ -367,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
             print_table(f"{kind}: fit-level medians", ["variant", "ms/step", "/ bare"], rows)
             idle_ratios.append(median["bus_idle"] / median["bare"])
             values[f"{kind}_fit_layer_stats_ratio"] = median["layer_stats"] / median["bare"]
+        values[f"{kind}_arithmetic_share"] = arithmetic(kind, batches[0], 5 if args.smoke else 50)
         ratios = paired(kind, batches, args)
         values[f"{kind}_layer_stats_ratio"] = ratios["layer_stats"] / ratios["bare"]
         values[f"{kind}_per_tensor_ratio"] = ratios["per_tensor"] / ratios["bare"]

@@ -226,11 +226,14 @@ def test_bus_overhead_smoke_reports_layer_stats(
     values = load("bus_overhead").main(["--smoke"])
     lines = _final_lines(capsys.readouterr().out)
     for model in ("mlp", "cnn"):
-        for name in ("layer_stats_ratio", "per_tensor_ratio", "paired_noise_floor"):
+        for name in (
+            "layer_stats_ratio", "per_tensor_ratio", "paired_noise_floor", "arithmetic_share",
+        ):  # fmt: skip
             assert math.isfinite(float(lines[f"{model}_{name}"])), name
             assert float(lines[f"{model}_{name}"]) == pytest.approx(
                 values[f"{model}_{name}"], abs=1e-4
             )
+        assert 0 < values[f"{model}_arithmetic_share"] < 1  # some work, less than a step's
     assert math.isfinite(float(lines["bus_overhead_ratio"]))
 
 

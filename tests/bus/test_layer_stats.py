@@ -12,8 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
 import torch
+from hypothesis import given, settings
 from torch import nn
 
 import unitrain as ut
@@ -209,7 +211,10 @@ def test_eager_outputs_are_not_kept_until_the_step_ends() -> None:
     stats = ub.LayerStats({"activations": "norm2", "weights": "norm2"})
     bus = ub.attach(trainer, stats)
     trainer.fit(tiny_batches())
-    assert taps[0].kinds == ["weights"] and set(taps[0].reducers) == {"activations"}
+    # outputs are reduced in the forward hook and never held; the weights are handed over
+    # whole at the step's end; neither is published as messages
+    assert set(taps[0].reducers) == {"activations"} and set(taps[0].step_reducers) == {"weights"}
+    assert taps[0].kinds == [] and set(taps[0]._slots) == {"weights"}
     assert len(stats.series("activations_norm2")) == 3
 
 
@@ -443,3 +448,98 @@ def test_a_plain_subscriber_reduces_outputs_as_they_are_recorded() -> None:
     # backward reaches the last layer first: five outputs per step, four steps
     assert [index for index, _, _ in peaks.peaks[:5]] == [4, 3, 2, 1, 0]
     assert len(peaks.peaks) == 20 and all(peak > 0 for _, _, peak in peaks.peaks)
+
+
+class ByMessages(ub.LayerStats):
+    """``LayerStats`` reading every kind from messages, as on a bus that hands over none."""
+
+    def step_reducers(self, model: nn.Module) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_handed_over_kinds_make_no_message_and_the_same_values(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, batches = (mlp, tiny_batches()) if name == "mlp" else (cnn, images())
+    published: list[str] = []
+    publish = ub.StepBundles.publish
+
+    def counted(self: ub.StepBundles, kind: str, *args: Any, **kwargs: Any) -> Any:
+        published.append(kind)
+        return publish(self, kind, *args, **kwargs)
+
+    monkeypatch.setattr(ub.StepBundles, "publish", counted)
+    for eager in (True, False):
+        stats = {**dict(ub.DEFAULT_LAYER_STATS), "biases": ("mean", "norm1")}
+        handed, by_messages = ub.LayerStats(stats, eager=eager), ByMessages(stats, eager=eager)
+        for subscriber in (handed, by_messages):
+            trainer = make_trainer(model(), max_epochs=2, eval_every_epochs=None)
+            ub.attach(trainer, subscriber)
+            published.clear()
+            trainer.fit(batches)
+            if subscriber is handed:
+                assert published == []
+            else:  # every kind but the eager outputs came as messages
+                assert set(published) == set(stats) - ({"activations"} if eager else set())
+        assert handed.rows == by_messages.rows and len(handed.rows) > 100  # bit for bit
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    wanted=st.dictionaries(
+        st.sampled_from(sorted(ub.MODULE_KINDS)),
+        st.lists(st.sampled_from(ALL_STATS), min_size=1, max_size=3, unique=True),
+        min_size=1,
+    ),
+    eager=st.booleans(),
+    accumulation=st.sampled_from([1, 3]),
+)
+def test_any_kinds_and_statistics_handed_over_equal_the_message_path(
+    wanted: dict[str, list[str]], eager: bool, accumulation: int
+) -> None:
+    # accumulation=3 over 4 batches: updates are absent from some steps, and the epoch's
+    # last window is short
+    rows = []
+    for stats in (ub.LayerStats(wanted, eager=eager), ByMessages(wanted, eager=eager)):
+        trainer = make_trainer(mlp(), eval_every_epochs=None, accumulation=accumulation)
+        ub.attach(trainer, stats)
+        trainer.fit(tiny_batches())
+        rows.append(stats.rows)
+    assert rows[0] == rows[1] and rows[0]
+
+
+def test_a_step_reducer_for_a_kind_that_is_not_a_module_kind_is_refused() -> None:
+    class Wrong(ub.Subscriber):
+        def step_reducers(self, model: nn.Module) -> dict[str, Any]:
+            return {"loss": lambda keys, tensors: None}
+
+    trainer = make_trainer(mlp(), max_epochs=1, eval_every_epochs=None)
+    ub.attach(trainer, Wrong("weights"))
+    with pytest.raises(ConfigError, match=r"step_reducers\(\) gave a function for 'loss'"):
+        trainer.fit(tiny_batches())
+
+
+def test_an_update_after_the_last_step_is_recorded_when_the_epoch_closes() -> None:
+    # a plugin steps the optimizer once more after the epoch's last step, announcing it as
+    # the engine does: its update reaches LayerStats in the epoch's closing delivery
+    updates: list[torch.Tensor] = []
+
+    class ExtraStep:
+        def on_train_batches_end(self, state: Any, exhausted: bool) -> None:
+            x, y = tiny_batches()[0]
+            nn.functional.cross_entropy(state.model(x), y).backward()
+            optimizer = state.optimizers[0]
+            before = state.model[0].weight.detach().clone()
+            trainer.hooks.on_before_optimizer_step(state, optimizer, 0)
+            optimizer.step()
+            optimizer.zero_grad()
+            updates.append(state.model[0].weight.detach() - before)
+
+    stats = ub.LayerStats({"weight_updates": "norm2"}, every=100)
+    trainer = make_trainer(mlp(), max_epochs=2, eval_every_epochs=None, plugins=[ExtraStep()])
+    ub.attach(trainer, stats)
+    trainer.fit(tiny_batches())
+    steps, values = stats.series("weight_updates_norm2")["0"]
+    assert steps == [0, 1, 2, 3, 3, 4, 5, 6, 7, 7]  # the extra update: the epoch's last step
+    assert [values[4], values[9]] == [u.norm().item() for u in updates]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from torch import nn
@@ -149,3 +151,53 @@ def test_update_buffers_are_reused_and_only_made_for_subscribed_updates() -> Non
     run_step(model, only_grads, x, 2)
     assert only_grads._buffers is None
     only_grads.remove()
+
+
+def test_step_reducers_get_each_kind_whole_and_nothing_is_published() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
+    handed: dict[str, tuple[list[str], list[torch.Tensor]]] = {}
+
+    def keep(kind: str) -> Any:
+        def reduce(keys: list[Any], tensors: list[torch.Tensor]) -> None:
+            handed[kind] = (list(keys), [t.clone() for t in tensors])  # valid during the call
+
+        return reduce
+
+    kinds = ("activations", "weight_gradients", "weights", "weight_updates")
+    taps = Taps(select_modules(model), set(), step_reducers={k: [keep(k)] for k in kinds})
+    taps.install()
+    x = torch.randn(5, 4)
+    hidden = model[0](x).detach()
+    before = [layer.weight.detach().clone() for layer in (model[0], model[2])]
+    bundles = run_step(model, taps, x, 0)
+    assert len(bundles) == 0 and taps.kinds == []  # recorded, reduced, never published
+    assert handed["activations"][0] == ["0", "1", "2"]  # every module has an output
+    assert torch.equal(handed["activations"][1][0], hidden)
+    assert torch.equal(handed["activations"][1][1], hidden.clamp(min=0))
+    for kind in ("weight_gradients", "weights", "weight_updates"):
+        assert handed[kind][0] == ["0", "2"]  # the ReLU has no weight: left out
+    for i, layer in enumerate((model[0], model[2])):
+        assert torch.equal(handed["weight_gradients"][1][i], layer.weight.grad)
+        assert torch.equal(handed["weights"][1][i], layer.weight.detach())
+        assert torch.equal(handed["weight_updates"][1][i], layer.weight.detach() - before[i])
+    taps.remove()
+
+
+def test_collect_calls_step_reducers_only_with_data_and_says_so() -> None:
+    model = nn.Sequential(nn.Linear(2, 2))
+    calls: list[str] = []
+    taps = Taps(
+        select_modules(model),
+        set(),
+        step_reducers={"weight_updates": [lambda keys, tensors: calls.append("updates")]},
+    )
+    taps.install()
+    # an epoch's close (parameters=False) with no optimizer step since the last collect
+    assert taps.collect(StepBundles(0, 0, 0), parameters=False) is False and calls == []
+    taps.snapshot()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)  # an optimizer step after the step's end
+    assert taps.collect(StepBundles(0, 0, 0), parameters=False) is True
+    assert calls == ["updates"]
+    taps.remove()

@@ -22,9 +22,9 @@ sees the derived topics whatever its plugin order; a subscriber's own ``on_bus_b
 then has nothing left to do.
 
 At ``on_fit_start`` the bus asks which plugins implement ``on_bus_bundles`` and which
-kinds they want (a :class:`~unitrain.bus.Subscriber`'s subscriptions, or a plugin's
-``bus_kinds`` attribute; a plugin without one gets the network-level kinds). It installs
-torch hooks only for the module kinds wanted: when nobody listens, nothing is installed
+kinds they want (a :class:`~unitrain.bus.Subscriber`'s subscriptions and reducers, or a
+plugin's ``bus_kinds`` attribute; a plugin without one gets the network-level kinds). It
+installs torch hooks only for the module kinds wanted: when nobody listens, nothing is installed
 and every bus hook returns at once. Every handle is removed at ``on_fit_end`` and
 ``on_exception``.
 """
@@ -38,7 +38,7 @@ import torch
 
 from unitrain.bus.bundles import StepBundles
 from unitrain.bus.kinds import MODULE_KINDS, MODULE_OUTPUT_KINDS, NETWORK_KINDS, TopicRegistry
-from unitrain.bus.subscriber import OutputReducer, Subscriber
+from unitrain.bus.subscriber import OutputReducer, StepReducer, Subscriber
 from unitrain.bus.taps import Taps, select_modules
 from unitrain.core.batch import split_batch
 from unitrain.errors import ConfigError, StateError, UnitrainError
@@ -86,6 +86,7 @@ class MessageBus:
         self._epoch_started = False
         self._subscribers: list[Subscriber] = []
         self._reducers: dict[str, list[OutputReducer]] = {}
+        self._step_reducers: dict[str, list[StepReducer]] = {}
 
     # ------------------------------------------------------------ wiring
 
@@ -110,7 +111,7 @@ class MessageBus:
         self.topics = TopicRegistry()
         listeners = self.listeners()
         subscribers = [p for p in listeners if isinstance(p, Subscriber)]
-        self._reducers = {}
+        self._reducers, self._step_reducers = {}, {}
         for subscriber in subscribers:
             if model is not None:  # first: a subscriber may change its kinds here
                 for kind, reduce in subscriber.output_reducers(model).items():
@@ -121,6 +122,13 @@ class MessageBus:
                             f"{sorted(MODULE_OUTPUT_KINDS)}"
                         )
                     self._reducers.setdefault(kind, []).append(reduce)
+                for kind, read in subscriber.step_reducers(model).items():
+                    if kind not in MODULE_KINDS:
+                        raise ConfigError(
+                            f"{subscriber!r}.step_reducers() gave a function for {kind!r}, "
+                            f"which is not a module kind; use one of {sorted(MODULE_KINDS)}"
+                        )
+                    self._step_reducers.setdefault(kind, []).append(read)
         for subscriber in subscribers:
             for topic, kind in subscriber.topic_kinds.items():
                 self.topics.register(topic, kind, subscriber)
@@ -148,7 +156,7 @@ class MessageBus:
         self._teardown()
         self.kinds = self._plan(state.model)
         module_kinds = self.kinds & MODULE_KINDS
-        if self._listening and (module_kinds or self._reducers):
+        if self._listening and (module_kinds or self._reducers or self._step_reducers):
             assert state.model is not None
             modules = select_modules(state.model, self.depth, self.module_filter)
             if not modules:
@@ -156,7 +164,9 @@ class MessageBus:
                     f"the bus found no module to tap in {type(state.model).__name__} with "
                     f"depth={self.depth}, module_filter={self.module_filter}; loosen them"
                 )
-            self.taps = Taps(modules, module_kinds, state.model, self._reducers)
+            self.taps = Taps(
+                modules, module_kinds, state.model, self._reducers, self._step_reducers
+            )
             self.taps.install()
 
     def on_epoch_start(self, state: State) -> None:
@@ -212,12 +222,11 @@ class MessageBus:
             return
         step = max(state.micro_step - 1, 0)
         bundles = StepBundles(step, state.batch_idx, state.epoch, self.topics.producers, self)
-        if self.taps is not None:
-            # a short last window steps after its last batch: deliver its updates here
-            self.taps.collect(bundles, parameters=False)
+        # a short last window steps after its last batch: deliver its updates here
+        reduced = self.taps is not None and self.taps.collect(bundles, parameters=False)
         if "epoch_finished" in self._network:
             bundles.publish("epoch_finished", state.epoch)
-        if len(bundles):
+        if len(bundles) or reduced:
             self._deliver(state, bundles)
 
     def _deliver(self, state: State, bundles: StepBundles) -> None:

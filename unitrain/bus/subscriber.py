@@ -25,11 +25,15 @@ from unitrain.errors import ConfigError, StateError
 if TYPE_CHECKING:
     from unitrain.core.state import State
 
-__all__ = ["OutputReducer", "Subscriber"]
+__all__ = ["OutputReducer", "StepReducer", "Subscriber"]
 
 OutputReducer = Callable[[int, ModuleKey, torch.Tensor], None]
 """Called by the taps with ``(module index, module key, tensor)`` as a module output (or its
 gradient) is recorded: see :meth:`Subscriber.output_reducers`."""
+
+StepReducer = Callable[[list[ModuleKey], list[torch.Tensor]], None]
+"""Called by the taps once per step with one kind's ``(module keys, tensors)``, every tapped
+module that has data of that kind, in module order: see :meth:`Subscriber.step_reducers`."""
 
 
 class Subscriber:
@@ -106,6 +110,21 @@ class Subscriber:
         backward computes it. The taps install their hooks for these kinds even when no
         subscription asks for their messages, and publish messages only when one does.
         Default: none.
+        """
+        return {}
+
+    def step_reducers(self, model: torch.nn.Module) -> Mapping[str, StepReducer]:
+        """Functions to call once per step with all of one module kind's data, by kind.
+
+        The bus asks every subscriber once per fit, after :meth:`output_reducers` and before
+        it reads :attr:`kinds`. For any module kind, a function gets, when the step is
+        collected (at its end, where the kind's messages would be published), the keys of
+        the tapped modules that have data of that kind and their tensors, in module order:
+        the very tensors the messages would carry, valid only during the call. It is a
+        message-free path to a whole step of one kind: a subscriber that reduces a kind
+        here should drop it from its subscriptions (no message is made for a kind that
+        only reducers want) and do what it does with the step in :meth:`receive_bundles`,
+        which the step's delivery calls right after. Default: none.
         """
         return {}
 

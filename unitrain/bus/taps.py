@@ -22,11 +22,14 @@
   (:func:`unitrain.tasks.compiling.run_compiled`), since its hooks would be traced into
   the graph instead of running each step.
 
-A module called several times in one step reports its first call. *Reducers*
+A module called several times in one step reports its first call. *Output reducers*
 (:meth:`Subscriber.output_reducers <unitrain.bus.Subscriber.output_reducers>`) get each
-output as it is recorded, and its gradient as backward computes it, whether or not a
-message of that kind is published. Every handle is kept and :meth:`Taps.remove` removes
-them all.
+output as it is recorded, and its gradient as backward computes it; *step reducers*
+(:meth:`Subscriber.step_reducers <unitrain.bus.Subscriber.step_reducers>`) get one kind's
+tensors of every tapped module at once when the step is collected. Either kind of reducer
+is served whether or not a message of its kind is published, and a kind that only reducers
+want is recorded but never published (no message is made for it). Every handle is kept and
+:meth:`Taps.remove` removes them all.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from unitrain.errors import ConfigError
 from unitrain.tasks.compiling import compiled_how, run_compiled
 
 if TYPE_CHECKING:
-    from unitrain.bus.subscriber import OutputReducer
+    from unitrain.bus.subscriber import OutputReducer, StepReducer
 
 __all__ = ["Taps", "is_compiled", "select_modules", "unwrap_model"]
 
@@ -158,18 +161,30 @@ class Taps:
         kinds: Iterable[str],
         model: torch.nn.Module | None = None,
         reducers: Mapping[str, Sequence[OutputReducer]] | None = None,
+        step_reducers: Mapping[str, Sequence[StepReducer]] | None = None,
     ) -> None:
         wanted = set(kinds) & MODULE_KINDS
         self.reducers = {kind: tuple(found) for kind, found in (reducers or {}).items() if found}
-        tapped = (wanted | set(self.reducers)) & MODULE_OUTPUT_KINDS
+        self.step_reducers = {
+            kind: tuple(found)
+            for kind in MODULE_KIND_ORDER
+            if (found := (step_reducers or {}).get(kind))
+        }
+        recorded = wanted | set(self.step_reducers)
+        tapped = (recorded | set(self.reducers)) & MODULE_OUTPUT_KINDS
         if model is not None and tapped:
             _refuse_compiled(model, modules, sorted(tapped))
         self.kinds = [kind for kind in MODULE_KIND_ORDER if kind in wanted]
+        """The kinds published as messages (the step reducers' kinds may be recorded only)."""
         self.modules = modules
         self.recording = False
         self.handles: list[RemovableHandle] = []
         n = len(modules)
-        self._slots: dict[str, list[Any]] = {kind: [None] * n for kind in self.kinds}
+        self._keys = [key for key, _ in modules]
+        self._slots: dict[str, list[Any]] = {
+            kind: [None] * n for kind in MODULE_KIND_ORDER if kind in recorded
+        }
+        self._holders: dict[str, list[tuple[int, torch.nn.Module]]] | None = None
         self._called = [False] * n
         self._probe = True
         self._clone: set[int] = set()
@@ -181,10 +196,13 @@ class Taps:
     # ------------------------------------------------------------ install / remove
 
     def install(self) -> None:
-        """Register the hooks the kinds need (none for weights / updates)."""
+        """Register the hooks the kinds need (none for weights / updates), and find which
+        modules hold the parameters the parameter kinds read (a parameter added to a module
+        later is read from the next fit on, when the bus installs new taps)."""
         if self.handles:
             return
-        want_output = bool(self.reducers) or any(k in MODULE_OUTPUT_KINDS for k in self.kinds)
+        want_output = bool(self.reducers) or any(k in MODULE_OUTPUT_KINDS for k in self._slots)
+        self._holders = self._find_holders()
         for index, (_, module) in enumerate(self.modules):
             if want_output:
                 self.handles.append(module.register_forward_hook(self._forward_hook(index)))
@@ -203,10 +221,25 @@ class Taps:
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
+        self._holders = None
         self.recording = False
         self._reset()
         self._buffers = None
         self._snapshotted = False
+
+    def _find_holders(self) -> dict[str, list[tuple[int, torch.nn.Module]]]:
+        # The modules that have the parameter a parameter kind reads, found when the taps are
+        # installed rather than every step: asking a ReLU for its missing weight goes through
+        # nn.Module.__getattr__ and the AttributeError it raises.
+        return {
+            kind: [
+                (index, module)
+                for index, (_, module) in enumerate(self.modules)
+                if _attribute(module, attribute) is not None
+            ]
+            for kind, attribute in PARAMETER_KINDS.items()
+            if kind in self._slots
+        }
 
     # ------------------------------------------------------------ hooks
 
@@ -264,25 +297,24 @@ class Taps:
         """Copy the subscribed parameters before an optimizer step (reusing buffers)."""
         if not self._update_params or self._snapshotted:
             return
+        # detached: no autograd record, so no torch.no_grad() is needed around the copies
         params = [p.detach() for pairs in self._update_params.values() for _, p in pairs]
-        with torch.no_grad():
-            if self._buffers is None:
-                self._buffers = [p.clone() for p in params]
-            else:
-                torch._foreach_copy_(self._buffers, params)
+        if self._buffers is None:
+            self._buffers = [p.clone() for p in params]
+        else:
+            torch._foreach_copy_(self._buffers, params)
         self._snapshotted = True
 
     def _finish_updates(self) -> bool:
         if not self._snapshotted or self._buffers is None:
             return False
         params = [p.detach() for pairs in self._update_params.values() for _, p in pairs]
-        with torch.no_grad():
-            if self._buffers[0].is_cuda:  # two fused launches for every tensor
-                torch._foreach_sub_(self._buffers, params)  # before - after
-                torch._foreach_neg_(self._buffers)  # after - before, in the same buffer
-            else:  # one pass over memory instead of two (CPU foreach is a loop anyway)
-                for buffer, param in zip(self._buffers, params, strict=True):
-                    torch.sub(param, buffer, out=buffer)  # after - before, in place
+        if self._buffers[0].is_cuda:  # two fused launches for every tensor
+            torch._foreach_sub_(self._buffers, params)  # before - after
+            torch._foreach_neg_(self._buffers)  # after - before, in the same buffer
+        else:  # one pass over memory instead of two (CPU foreach is a loop anyway)
+            for buffer, param in zip(self._buffers, params, strict=True):
+                torch.sub(param, buffer, out=buffer)  # after - before, in place
         buffers = iter(self._buffers)
         for kind, pairs in self._update_params.items():
             slots = self._slots[kind]
@@ -293,27 +325,44 @@ class Taps:
 
     # ------------------------------------------------------------ collect
 
-    def collect(self, bundles: StepBundles, parameters: bool = True) -> None:
+    def collect(self, bundles: StepBundles, parameters: bool = True) -> bool:
         """Publish what was recorded, finished updates and (with ``parameters``, or when an
-        update finished) the parameter values; then reset."""
+        update finished) the parameter values, and hand each step reducer its kind; then
+        reset. Returns whether a step reducer was called (it expects a delivery)."""
         updated = self._finish_updates()
         act = self._slots.get("activations")
         if act is not None:
             self._check_in_place(act)
-        for kind, attribute in PARAMETER_KINDS.items():
-            slots = self._slots.get(kind)
-            if slots is not None and (parameters or updated):
-                for index, (_, module) in enumerate(self.modules):
+        if parameters or updated:
+            if self._holders is None:  # collected without install(): no hooks, same reads
+                self._holders = self._find_holders()
+            for kind, holders in self._holders.items():
+                slots, attribute = self._slots[kind], PARAMETER_KINDS[kind]
+                for index, module in holders:
                     param = _attribute(module, attribute)
                     if isinstance(param, torch.Tensor):
                         slots[index] = param.detach()
-        keys = [key for key, _ in self.modules]
+        keys = self._keys
         publish = bundles.publish
         for kind in self.kinds:
             for key, data in zip(keys, self._slots[kind], strict=True):
                 if data is not None:
                     publish(kind, data, key)
+        reduced = False
+        for kind, reducers in self.step_reducers.items():
+            slots = self._slots[kind]
+            tensors = [data for data in slots if data is not None]
+            if tensors:
+                found = (
+                    keys
+                    if len(tensors) == len(keys)
+                    else [key for key, data in zip(keys, slots, strict=True) if data is not None]
+                )
+                for reduce in reducers:
+                    reduce(found, tensors)
+                reduced = True
         self._reset()
+        return reduced
 
     def _check_in_place(self, act: list[Any]) -> None:
         probing, self._probe = self._probe, False

@@ -9,7 +9,9 @@ ring buffer on the device with **one** ``torch.stack``; nothing is read to the h
 ``every`` steps have passed (or the fit ends, or :meth:`LayerStats.flush` is called), when
 the buffered rows are read in **one** transfer. So a CUDA step never waits for statistics.
 
-Module outputs (``activations``, ``layer_gradients``) of a model on the CPU are reduced
+On the native bus no message is made for it: the taps hand each kind's tensors of the step
+straight to ``LayerStats`` (:meth:`~unitrain.bus.Subscriber.step_reducers`), one call per
+kind. Module outputs (``activations``, ``layer_gradients``) of a model on the CPU are reduced
 *eagerly* instead (``eager=None``: decided by the model's device; see
 :meth:`~unitrain.bus.Subscriber.output_reducers`): each output the moment its module
 returns it (its gradient, the moment backward computes it), while it is still in the
@@ -47,7 +49,7 @@ from unitrain.bus.bundles import StepBundles
 from unitrain.bus.kinds import MODULE_KIND_ORDER, MODULE_KINDS, MODULE_OUTPUT_KINDS
 from unitrain.bus.log import LogRow
 from unitrain.bus.messages import Message, ModuleKey
-from unitrain.bus.subscriber import OutputReducer, Subscriber
+from unitrain.bus.subscriber import OutputReducer, StepReducer, Subscriber
 from unitrain.bus.subscribers.batched import (
     BatchedStatistic,
     batched_statistic,
@@ -74,6 +76,9 @@ _CHUNK: Final = 256  # ring rows allocated at a time when ``every`` is larger
 _NONE: Final = (None, None, -1)  # no output held (see LayerStats._reducer)
 
 Plan = dict[str, tuple[tuple[str, BatchedStatistic], ...]]
+Found = dict[str, tuple[list[Any], list[torch.Tensor]]]
+"""A step's values by kind: ``(module names, values)``, values statistic by statistic, each
+one module by module (the order of the kind's columns)."""
 
 
 class LayerStats(Subscriber):
@@ -118,6 +123,7 @@ class LayerStats(Subscriber):
         self._eager_kinds: frozenset[str] = frozenset()
         self._early: dict[str, dict[int, tuple[ModuleKey, list[torch.Tensor]]]] = {}
         self._last: dict[str, list[Any]] = {}  # per eager kind: see _reducer
+        self._found: Found = {}  # this step's values of the kinds the taps handed over
         self._layout: dict[str, list[str | None]] | None = None
         self._columns: list[Column] = []
         self._widths: dict[str, int] = {}
@@ -146,8 +152,27 @@ class LayerStats(Subscriber):
         self._subscription_list = [Subscription(self, rest, self._tag)] if rest else []
         return {kind: self._reducer(kind) for kind in kinds}
 
+    def step_reducers(self, model: torch.nn.Module) -> Mapping[str, StepReducer]:
+        # every other kind is handed over whole at the step's end: no message is made, so
+        # none is subscribed (a bus that never asks keeps the subscription and its messages)
+        kinds = [kind for kind in self._plan if kind not in self._eager_kinds]
+        self._subscription_list = []
+        self._found = {}
+        return {kind: self._step_reducer(kind) for kind in kinds}
+
+    def _step_reducer(self, kind: str) -> StepReducer:
+        statistics = self._plan[kind]
+        found = self._found
+
+        def reduce(keys: list[ModuleKey], tensors: list[torch.Tensor]) -> None:
+            data = [t if t.is_floating_point() else _float(t, kind) for t in tensors]
+            found[kind] = (keys, _compute(kind, statistics, data))
+
+        return reduce
+
     def _reducer(self, kind: str) -> OutputReducer:
         statistics = [single_statistic(name) for name, _ in self._plan[kind]]
+        only = statistics[0] if len(statistics) == 1 else None  # the usual case: no loop
         slots = self._early[kind]
         # the last output reduced, its values and its version: held until the next output of
         # this kind (or the step's end), so that a view of it (nn.Flatten's output) is not
@@ -160,7 +185,7 @@ class LayerStats(Subscriber):
             if before is not None and _same_elements(data, before, last[2]):
                 values = last[1]
             else:
-                values = [compute(data) for compute in statistics]
+                values = [only(data)] if only else [compute(data) for compute in statistics]
                 last[:] = (data, values, data._version) if data.is_contiguous() else _NONE
             slots[index] = (key, values)
 
@@ -184,6 +209,7 @@ class LayerStats(Subscriber):
             slots.clear()
         for last in self._last.values():
             last[:] = _NONE
+        self._found.clear()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -193,7 +219,7 @@ class LayerStats(Subscriber):
     def receive_bundles(self, bundles: StepBundles) -> None:
         self._done = False
         super().receive_bundles(bundles)  # process_messages, when messages came
-        if not self._done and any(self._early.values()):
+        if not self._done and (self._found or any(self._early.values())):
             self._record([], bundles.global_step, bundles.epoch)
 
     def process_messages(self, items: list[Any]) -> None:
@@ -207,40 +233,46 @@ class LayerStats(Subscriber):
 
     def _record(self, items: list[Message], step: int, epoch: int) -> None:
         self._done = True
+        found: Found = dict(self._found)  # the kinds the taps handed over
+        self._found.clear()
         groups: dict[str, list[Message]] = {}
         for message in items:
             groups.setdefault(message.kind, []).append(message)
-        tensors = {kind: [_float(m.data, kind) for m in found] for kind, found in groups.items()}
-        names = {kind: [m.module_name for m in found] for kind, found in groups.items()}
-        early: dict[str, list[list[torch.Tensor]]] = {}
+        for kind, messages in groups.items():
+            tensors = [_float(m.data, kind) for m in messages]
+            found[kind] = (
+                [m.module_name for m in messages],
+                _compute(kind, self._plan[kind], tensors),
+            )
         for kind, slots in self._early.items():
             if slots:
                 ordered = sorted(slots.items())  # module order, whatever the call order
-                names[kind] = [key for _, (key, _) in ordered]
-                early[kind] = [values for _, (_, values) in ordered]
+                rows = [values for _, (_, values) in ordered]
+                found[kind] = (
+                    [key for _, (key, _) in ordered],
+                    [row[column] for column in range(len(rows[0])) for row in rows],
+                )
                 slots.clear()
         for last in self._last.values():
             last[:] = _NONE  # the step's outputs go with the step
         layout = self._layout
-        if layout is None or any(layout.get(kind) != found for kind, found in names.items()):
-            samples = [t for found in tensors.values() for t in found]
-            samples += [v for rows in early.values() for row in rows for v in row]
-            self._relayout(names, samples)
+        if layout is None or any(layout.get(kind) != names for kind, (names, _) in found.items()):
+            self._relayout(
+                {kind: list(names) for kind, (names, _) in found.items()},
+                [value for _, values in found.values() for value in values],
+            )
         values: list[torch.Tensor] = []
-        for kind, statistics in self._plan.items():
-            if kind in early:
-                rows = early[kind]
-                for column in range(len(statistics)):
-                    values.extend([row[column] for row in rows])
-            elif kind in tensors:
-                values.extend(_compute(kind, statistics, tensors[kind]))
+        for kind in self._plan:
+            entry = found.get(kind)
+            if entry is not None:
+                values += entry[1]
             elif kind in self._widths:  # absent this step: its columns hold a blank
                 assert self._blank is not None
-                values.extend([self._blank] * self._widths[kind])
+                values += [self._blank] * self._widths[kind]
         ring = self._row_buffer()
         torch.stack(values, out=ring[self._filled])
         self._filled += 1
-        self._pending.append((step, epoch, frozenset(names)))
+        self._pending.append((step, epoch, frozenset(found)))
         self._deliveries += 1
         if self._deliveries % self.every == 0:
             self.flush()
