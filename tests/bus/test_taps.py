@@ -201,3 +201,27 @@ def test_collect_calls_step_reducers_only_with_data_and_says_so() -> None:
     assert taps.collect(StepBundles(0, 0, 0), parameters=False) is True
     assert calls == ["updates"]
     taps.remove()
+
+
+def test_a_parametrized_layer_is_tapped_as_the_layer() -> None:
+    # weight_norm makes `weight` a computed attribute (not in _parameters) and gives the layer
+    # a `parametrizations` child: the layer is still the leaf that is tapped (its output, its
+    # computed weight), never the functions computing its weight; the ReLU has no weight
+    # and is not asked for one each step
+    torch.manual_seed(0)
+    linear = torch.nn.utils.parametrizations.weight_norm(nn.Linear(3, 2))
+    model = nn.Sequential(linear, nn.ReLU(), nn.Sequential(nn.Linear(2, 2)))
+    assert [key for key, _ in select_modules(model)] == ["0", "1", "2.0"]
+    assert [key for key, _ in select_modules(model, depth=2)] == ["0", "1", "2.0"]
+    taps = Taps(select_modules(model), {"weights", "activations"})
+    taps.install()
+    assert taps._holders == {"weights": [(0, linear), (2, model[2][0])]}
+    for step in range(2):
+        x = torch.randn(4, 3)
+        output = linear(x).detach()
+        bundles = run_step(model, taps, x, step)
+        first = bundles.bundle("0")
+        assert first is not None and torch.equal(first.activations, output)
+        assert torch.equal(first.weights, linear.weight.detach())  # computed after the step
+        assert [m.module_name for m in bundles.messages("weights")] == ["0", "2.0"]
+    taps.remove()

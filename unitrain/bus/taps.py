@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.nn.utils.parametrize import is_parametrized
 from torch.utils.hooks import RemovableHandle
 
 from unitrain.bus.bundles import StepBundles
@@ -123,15 +124,28 @@ def select_modules(
         raise ConfigError(f"bus module_filter must hold nn.Module classes, got {wanted!r}")
     root = unwrap_model(model)
     chosen: list[tuple[ModuleKey, torch.nn.Module]] = []
+    inside: tuple[str, ...] = ()  # "<name>." of every parametrization container
     for name, module in root.named_modules():
+        if inside and f"{name}.".startswith(inside):
+            continue
         level = 0 if name == "" else name.count(".") + 1
-        leaf = next(iter(module.children()), None) is None
+        leaf = all(
+            child == _PARAMETRIZATIONS and is_parametrized(module)
+            for child, _ in module.named_children()
+        )
+        if is_parametrized(module):
+            # a parametrized layer (weight_norm ...) is the layer: its `parametrizations`
+            # are the functions that compute its weight, not layers the data goes through
+            inside += (f"{name}.{_PARAMETRIZATIONS}." if name else f"{_PARAMETRIZATIONS}.",)
         if level == 0 and not leaf:
             continue
         take = leaf if depth is None else (level == depth or (leaf and level < depth))
         if take and (wanted is None or isinstance(module, wanted)):
             chosen.append((ModuleKey(name or type(module).__name__.lower(), module), module))
     return chosen
+
+
+_PARAMETRIZATIONS = "parametrizations"
 
 
 def _first_tensor(output: Any) -> torch.Tensor | None:
