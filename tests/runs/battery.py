@@ -68,7 +68,8 @@ def crashed_run(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def only_run(root: Path, experiment: str = "default") -> Path:
-    (run,) = [p for p in (root / experiment).iterdir() if p.is_dir()]
+    # hidden folders are unitrain's own (a run whose making was killed): not runs
+    (run,) = [p for p in (root / experiment).iterdir() if p.is_dir() and p.name[0] != "."]
     return run
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import secrets
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
 from unitrain.errors import ConfigError
+from unitrain.plugins.run_store import RunStore
+from unitrain.runs.listing import find_runs
 from unitrain.runs.store import RunDir, RunStatus, create_run, write_json_atomic
 
 
@@ -36,6 +41,60 @@ def test_concurrent_launches_never_share_a_directory(tmp_path: Path) -> None:
     names += _make_runs(str(tmp_path), 15)
     assert len(names) == 45 == len(set(names))
     assert len(list((tmp_path / "same").iterdir())) == 45
+
+
+def _create_and_hang(root: str, ready: str) -> None:
+    # stops for good half-way through making the run: after its folders, before run.json
+    from unitrain.runs import store
+
+    def hang(path: Path, info: object) -> None:
+        Path(ready).touch()
+        time.sleep(600)
+
+    store.write_json_atomic = hang  # type: ignore[assignment]
+    create_run(root, "exp")
+
+
+def test_a_process_killed_while_making_a_run_leaves_no_half_made_run(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    child = multiprocessing.get_context("fork").Process(
+        target=_create_and_hang, args=(str(tmp_path / "runs"), str(ready))
+    )
+    child.start()
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert time.monotonic() < deadline and child.is_alive()
+        time.sleep(0.01)
+    os.kill(child.pid or 0, signal.SIGKILL)
+    child.join(timeout=60)
+    experiment = tmp_path / "runs" / "exp"
+    (left,) = list(experiment.iterdir())  # the hidden folder it was making: nothing else
+    assert left.name.startswith(".creating-") and (left / "checkpoints").is_dir()
+    assert find_runs(tmp_path / "runs") == []  # `unitrain runs` lists nothing
+    assert RunStore(tmp_path / "runs", experiment="exp").resume_dirs() == []  # nothing to resume
+    run = create_run(tmp_path / "runs", "exp")  # the next launch is unaffected
+    assert [path for path, _ in find_runs(tmp_path / "runs")] == [run.path]
+
+
+def test_a_name_taken_while_the_run_was_made_draws_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another process claims the same name between the check and the rename: the rename
+    # fails (a run is never an empty folder), the half-made copy is removed, a new id drawn
+    first = create_run(tmp_path, "exp")
+    stamp, taken = first.name.rsplit("-", 1)
+    ids = iter([taken, "abcdef"])
+    real = secrets.token_hex  # also names temporary files, with 4 bytes; a run id has 3
+    monkeypatch.setattr(
+        "unitrain.runs.store.secrets.token_hex", lambda n: next(ids) if n == 3 else real(n)
+    )
+    monkeypatch.setattr("unitrain.runs.store.time.strftime", lambda *args: stamp)
+    exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: False if self == first.path else exists(self))
+    second = create_run(tmp_path, "exp")
+    assert second.name.endswith("-abcdef") and second.info()["id"] == second.name
+    assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == sorted([first.name, second.name])
+    assert first.info()["id"] == first.name  # untouched
 
 
 def test_status_update_and_heartbeat(tmp_path: Path) -> None:

@@ -60,7 +60,10 @@ def resolve_source(args: argparse.Namespace, command: str) -> Source:
 def latest_run(config: RunConfig) -> Path:
     """The newest run of the config's experiment that has weights to load."""
     parent = Path(config.run.root) / config.run.experiment
-    runs = sorted((p.parent for p in parent.glob("*/run.json")), reverse=True)
+    runs = sorted(
+        (p.parent for p in parent.glob("*/run.json") if not p.parent.name.startswith(".")),
+        reverse=True,
+    )
     for run in runs:
         checkpoints = run / "checkpoints"
         if (run / "artifacts" / MODEL_FILE).is_file() or (

@@ -109,10 +109,14 @@ def _sources(path: Path) -> list[Source]:
     children = [
         child
         for child in sorted(path.iterdir())
-        if child.is_dir() and ((child / "metrics.jsonl").is_file() or (child / RUN_JSON).is_file())
+        if not child.name.startswith(".")  # unitrain's own: a run still being made
+        and child.is_dir()
+        and ((child / "metrics.jsonl").is_file() or (child / RUN_JSON).is_file())
     ]
     if not children:  # a root of experiments: runs one level further down
-        children = sorted(p.parent for p in path.glob(f"*/*/{RUN_JSON}"))
+        children = sorted(
+            p.parent for p in path.glob(f"*/*/{RUN_JSON}") if not p.parent.name.startswith(".")
+        )
     if not children:
         raise ConfigError(
             f"unitrain report: {path} is not a run folder (no metrics.jsonl or run.json) "

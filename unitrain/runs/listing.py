@@ -52,6 +52,10 @@ def find_runs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     """
     root = Path(root)
     files = [root / RUN_JSON] if (root / RUN_JSON).is_file() else sorted(root.rglob(RUN_JSON))
+    # hidden folders are unitrain's own: a run still being made (or whose making was killed)
+    files = [
+        f for f in files if not any(part.startswith(".") for part in f.relative_to(root).parts)
+    ]
     runs: list[tuple[Path, dict[str, Any]]] = []
     for path in files:
         try:

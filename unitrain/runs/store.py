@@ -12,8 +12,9 @@ Layout of one run (``root`` defaults to ``runs``)::
 
 The API (stable; the PytorchTask Snapshot and the CLI are views on it):
 
-- :func:`create_run` makes a new run directory with ``os.mkdir`` (atomic: two concurrent
-  launches never get the same directory) and writes its first ``run.json``.
+- :func:`create_run` makes a new run directory with its first ``run.json`` in a hidden
+  folder and renames it into place (atomic: two concurrent launches never get the same
+  directory, and a process killed meanwhile leaves no half-made run).
 - :meth:`RunDir.open` opens an existing run directory (to resume or to list it).
 - :attr:`RunDir.run_json`, :attr:`RunDir.metrics_jsonl`, :attr:`RunDir.checkpoints`,
   :attr:`RunDir.artifacts`: the paths.
@@ -28,11 +29,13 @@ The API (stable; the PytorchTask Snapshot and the CLI are views on it):
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.metadata
 import json
 import os
 import platform
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -180,42 +183,55 @@ def create_run(
 ) -> RunDir:
     """Make ``<root>/<experiment>/<timestamp>-<id>`` with its sub-directories and run.json.
 
-    ``os.mkdir`` of the leaf is the atomic step: if another process took the name first, a new
-    id is drawn. ``config`` and ``fields`` are stored in run.json beside the environment facts.
+    The run is built whole in a hidden folder beside it (``.creating-<name>``) and renamed
+    into place: a process killed while making it leaves no half-made run, only that hidden
+    folder, which listings and resumes skip (hidden names are unitrain's own). The rename is
+    also the atomic claim of the name: it fails on an existing run (never empty: it holds its
+    run.json), and then a new id is drawn. ``config`` and ``fields`` are stored in run.json
+    beside the environment facts.
     """
     check_name(experiment, "experiment")
     parent = Path(root) / experiment
+    facts = environment()  # before anything is made: git runs a subprocess
     parent.mkdir(parents=True, exist_ok=True)
     for _ in range(100):
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        path = parent / f"{stamp}-{secrets.token_hex(3)}"
+        name = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+        path = parent / name
+        if path.exists():
+            continue
+        building = parent / f".creating-{name}"
         try:
-            os.mkdir(path)
+            os.mkdir(building)
         except FileExistsError:
             continue
-        break
-    else:  # pragma: no cover - 100 collisions of 24 random bits within one second
-        raise FileExistsError(f"could not create a fresh run directory under {parent}")
-    run = RunDir(path)
-    run.checkpoints.mkdir()
-    run.artifacts.mkdir()
-    now = time.time()
-    info: dict[str, Any] = {
-        "id": path.name,
-        "experiment": experiment,
-        "status": RunStatus.RUNNING.value,
-        "created": now,
-        "started": now,
-        "ended": None,
-        "heartbeat": now,
-        "restarts": 0,
-        "error": None,
-        "config": dict(config or {}),
-        **environment(),
-        **fields,
-    }
-    write_json_atomic(run.run_json, info)
-    return run
+        try:
+            os.mkdir(building / CHECKPOINTS)
+            os.mkdir(building / ARTIFACTS)
+            now = time.time()
+            info: dict[str, Any] = {
+                "id": name,
+                "experiment": experiment,
+                "status": RunStatus.RUNNING.value,
+                "created": now,
+                "started": now,
+                "ended": None,
+                "heartbeat": now,
+                "restarts": 0,
+                "error": None,
+                "config": dict(config or {}),
+                **facts,
+                **fields,
+            }
+            write_json_atomic(building / RUN_JSON, info)
+            os.rename(building, path)
+        except OSError as error:
+            shutil.rmtree(building, ignore_errors=True)
+            if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue  # another process took the name between the check and the rename
+            raise
+        return RunDir(path)
+    # pragma: no cover - 100 collisions of 24 random bits within one second
+    raise FileExistsError(f"could not create a fresh run directory under {parent}")
 
 
 def environment() -> dict[str, Any]:

@@ -60,6 +60,8 @@ def latest_snapshot(root: str | os.PathLike[str], experiment: str) -> Snapshot |
         return None
     newest: tuple[float, str, Path] | None = None
     for path in folder.iterdir():
+        if path.name.startswith("."):  # unitrain's own: a run still being made
+            continue
         try:
             info = RunDir.open(path).info()
         except (FileNotFoundError, NotADirectoryError, ValueError):
