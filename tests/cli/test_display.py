@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -66,7 +67,9 @@ def test_plain_lines_have_iso_timestamps():
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_fit_prints_the_command_that_resumes_it(tmp_path, signum):
     config = tiny_config(tmp_path)
-    config["data_options"] = {"n": 8192}  # 1024 steps an epoch: long enough to interrupt
+    # 8192 steps an epoch: a few seconds even on a fast host (8192 samples ran both epochs
+    # in 0.5 s here, before a signal sent after 0.5 s arrived)
+    config["data_options"] = {"n": 65536}
     path = tmp_path / "run.toml"
     path.write_text(dump_toml(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -77,7 +80,13 @@ def test_a_stopped_fit_prints_the_command_that_resumes_it(tmp_path, signum):
     assert process.stdout is not None
     first = process.stdout.readline()  # "run: <folder>", printed at fit start
     assert first.startswith("run: "), first
-    time.sleep(0.5)
+    metrics = Path(first.removeprefix("run: ").strip(), "metrics.jsonl")
+    if not metrics.is_absolute():
+        metrics = tmp_path / metrics
+    deadline = time.monotonic() + 120
+    while not (metrics.is_file() and '"train"' in metrics.read_text()):  # training has begun
+        assert time.monotonic() < deadline and process.poll() is None, "no training step logged"
+        time.sleep(0.01)
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signum, err
