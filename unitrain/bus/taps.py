@@ -129,11 +129,11 @@ def select_modules(
         if inside and f"{name}.".startswith(inside):
             continue
         level = 0 if name == "" else name.count(".") + 1
+        parametrized = is_parametrized(module)
         leaf = all(
-            child == _PARAMETRIZATIONS and is_parametrized(module)
-            for child, _ in module.named_children()
+            parametrized and child == _PARAMETRIZATIONS for child, _ in module.named_children()
         )
-        if is_parametrized(module):
+        if parametrized:
             # a parametrized layer (weight_norm ...) is the layer: its `parametrizations`
             # are the functions that compute its weight, not layers the data goes through
             inside += (f"{name}.{_PARAMETRIZATIONS}." if name else f"{_PARAMETRIZATIONS}.",)

@@ -11,6 +11,7 @@ from typing import Any
 from unitrain.config import RunConfig
 from unitrain.errors import ConfigError
 from unitrain.runs.checkpoint import load_checkpoint, load_weights_only, newest_valid
+from unitrain.runs.names import is_hidden
 
 __all__ = ["CONFIG_FILE", "MODEL_FILE", "Source", "final_state", "resolve_source"]
 
@@ -61,7 +62,7 @@ def latest_run(config: RunConfig) -> Path:
     """The newest run of the config's experiment that has weights to load."""
     parent = Path(config.run.root) / config.run.experiment
     runs = sorted(
-        (p.parent for p in parent.glob("*/run.json") if not p.parent.name.startswith(".")),
+        (p.parent for p in parent.glob("*/run.json") if not is_hidden(p.parent.name)),
         reverse=True,
     )
     for run in runs:

@@ -18,6 +18,7 @@ from unitrain.errors import ConfigError
 from unitrain.report.colours import run_colour
 from unitrain.report.records import Metrics, read_metrics
 from unitrain.runs.listing import live_status
+from unitrain.runs.names import is_hidden
 from unitrain.runs.store import RUN_JSON, read_json
 
 __all__ = ["ReportRun", "Source", "find_sources", "is_live", "load_runs"]
@@ -109,13 +110,13 @@ def _sources(path: Path) -> list[Source]:
     children = [
         child
         for child in sorted(path.iterdir())
-        if not child.name.startswith(".")  # unitrain's own: a run still being made
+        if not is_hidden(child.name)  # a run still being made
         and child.is_dir()
         and ((child / "metrics.jsonl").is_file() or (child / RUN_JSON).is_file())
     ]
     if not children:  # a root of experiments: runs one level further down
         children = sorted(
-            p.parent for p in path.glob(f"*/*/{RUN_JSON}") if not p.parent.name.startswith(".")
+            p.parent for p in path.glob(f"*/*/{RUN_JSON}") if not is_hidden(p.parent.name)
         )
     if not children:
         raise ConfigError(

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from unitrain.runs.lock import LOCK_FILE, STALE_AFTER_S, holder
+from unitrain.runs.names import is_hidden
 from unitrain.runs.store import RUN_JSON, read_json
 
 __all__ = ["find_runs", "live_status", "print_runs_table"]
@@ -52,10 +53,8 @@ def find_runs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     """
     root = Path(root)
     files = [root / RUN_JSON] if (root / RUN_JSON).is_file() else sorted(root.rglob(RUN_JSON))
-    # hidden folders are unitrain's own: a run still being made (or whose making was killed)
-    files = [
-        f for f in files if not any(part.startswith(".") for part in f.relative_to(root).parts)
-    ]
+    # a hidden folder is a run still being made (or whose making was killed)
+    files = [f for f in files if not any(map(is_hidden, f.relative_to(root).parts))]
     runs: list[tuple[Path, dict[str, Any]]] = []
     for path in files:
         try:

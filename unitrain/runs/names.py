@@ -14,7 +14,7 @@ import re
 
 from unitrain.errors import ConfigError
 
-__all__ = ["NAME_RULE", "check_name", "name_problem"]
+__all__ = ["NAME_RULE", "check_name", "is_hidden", "name_problem"]
 
 #: What a name may hold: letters, digits, ``_``, ``-``, ``.``, ``+``, ``=``, ``@``; not
 #: starting with ``.`` or ``-``; at most 128 characters.
@@ -35,6 +35,12 @@ def name_problem(value: object) -> str | None:
     if _NAME.fullmatch(value) is None:
         return f"it holds characters outside {NAME_RULE}"
     return None
+
+
+def is_hidden(name: str) -> bool:
+    """Whether a folder name is hidden (a leading ``.``): unitrain's own, a temporary or a run
+    still being made (:func:`~unitrain.runs.store.create_run`), never a run to list or resume."""
+    return name.startswith(".")
 
 
 def check_name(value: object, what: str) -> str:

@@ -229,9 +229,10 @@ def create_run(
             if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
                 continue  # another process took the name between the check and the rename
             raise
-        return RunDir(path)
-    # pragma: no cover - 100 collisions of 24 random bits within one second
-    raise FileExistsError(f"could not create a fresh run directory under {parent}")
+        break
+    else:  # pragma: no cover - 100 collisions of 24 random bits within one second
+        raise FileExistsError(f"could not create a fresh run directory under {parent}")
+    return RunDir(path)
 
 
 def environment() -> dict[str, Any]:

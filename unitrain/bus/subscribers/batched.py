@@ -8,6 +8,8 @@ layer; on CPU one call whose per-tensor loop runs in C++ and gives the very valu
 minimum or variance, so those are a loop of the per-tensor reduction (identical values by
 construction), still on the device and without a host sync. ``single_statistic(name)``
 is the same statistic of one tensor, for reductions made one output at a time.
+:func:`distinct_tensors` and :func:`same_elements` tell when two tensors are the very same
+elements (a view such as ``nn.Flatten``'s output), whose statistics are computed once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ __all__ = [
     "BatchedStatistic",
     "SingleStatistic",
     "batched_statistic",
+    "distinct_tensors",
     "norm_order",
+    "same_elements",
     "single_statistic",
 ]
 
@@ -105,3 +109,40 @@ def batched_statistic(name: str, where: str = "LayerStats") -> BatchedStatistic:
             "(e.g. 'norm2', 'norminf', 'mean')"
         )
     return _norms(p)
+
+
+def distinct_tensors(tensors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int] | None]:
+    """The tensors without repeats, and where each one's values come from (``None``: no
+    repeat). A repeat is the same contiguous memory read as the same dtype, e.g. the output
+    of ``nn.Flatten`` and its input: the very elements in the very order, so every
+    statistic of it is the same, bit for bit, and is computed once. (All are alive at
+    once, held by their messages or the taps, so equal addresses are the same memory.)"""
+    seen: dict[tuple[int, torch.dtype, int], int] = {}
+    where: list[int] = []
+    distinct: list[torch.Tensor] = []
+    for tensor in tensors:
+        if tensor.is_contiguous():
+            key = (tensor.data_ptr(), tensor.dtype, tensor.numel())
+            index = seen.get(key)
+            if index is None:
+                index = seen[key] = len(distinct)
+                distinct.append(tensor)
+        else:
+            index = len(distinct)
+            distinct.append(tensor)
+        where.append(index)
+    return (tensors, None) if len(distinct) == len(tensors) else (distinct, where)
+
+
+def same_elements(data: torch.Tensor, before: torch.Tensor, version: int) -> bool:
+    """Whether ``data`` holds the very elements, in the very order, that ``before`` held when
+    it was reduced: the same contiguous memory read as the same dtype (``before`` is held, so
+    the memory at its address is still its own), unchanged since (a view shares its base's
+    version counter, which an in-place change, e.g. ``ReLU(inplace=True)``, advances)."""
+    return (
+        data.data_ptr() == before.data_ptr()
+        and data.dtype == before.dtype
+        and data.numel() == before.numel()
+        and data.is_contiguous()
+        and data._version == version
+    )

@@ -53,6 +53,8 @@ from unitrain.bus.subscriber import OutputReducer, StepReducer, Subscriber
 from unitrain.bus.subscribers.batched import (
     BatchedStatistic,
     batched_statistic,
+    distinct_tensors,
+    same_elements,
     single_statistic,
 )
 from unitrain.bus.subscribers.layer_history import Column, LayerHistory
@@ -182,7 +184,7 @@ class LayerStats(Subscriber):
         def reduce(index: int, key: ModuleKey, tensor: torch.Tensor) -> None:
             data = tensor if tensor.is_floating_point() else _float(tensor, kind)
             before = last[0]
-            if before is not None and _same_elements(data, before, last[2]):
+            if before is not None and same_elements(data, before, last[2]):
                 values = last[1]
             else:
                 values = [only(data)] if only else [compute(data) for compute in statistics]
@@ -233,8 +235,7 @@ class LayerStats(Subscriber):
 
     def _record(self, items: list[Message], step: int, epoch: int) -> None:
         self._done = True
-        found: Found = dict(self._found)  # the kinds the taps handed over
-        self._found.clear()
+        found = self._found  # the kinds the taps handed over; emptied once the row is written
         groups: dict[str, list[Message]] = {}
         for message in items:
             groups.setdefault(message.kind, []).append(message)
@@ -273,6 +274,7 @@ class LayerStats(Subscriber):
         torch.stack(values, out=ring[self._filled])
         self._filled += 1
         self._pending.append((step, epoch, frozenset(found)))
+        found.clear()
         self._deliveries += 1
         if self._deliveries % self.every == 0:
             self.flush()
@@ -368,7 +370,7 @@ def _compute(
     kind: str, statistics: tuple[tuple[str, BatchedStatistic], ...], tensors: list[torch.Tensor]
 ) -> list[torch.Tensor]:
     values: list[torch.Tensor] = []
-    distinct, where = _distinct(tensors) if kind in MODULE_OUTPUT_KINDS else (tensors, None)
+    distinct, where = distinct_tensors(tensors) if kind in MODULE_OUTPUT_KINDS else (tensors, None)
     for _, compute in statistics:
         once = compute(distinct)
         values.extend(once if where is None else [once[i] for i in where])
@@ -377,43 +379,6 @@ def _compute(
 
 def _kind_rank(kind: str) -> int:
     return MODULE_KIND_ORDER.index(kind) if kind in MODULE_KIND_ORDER else len(MODULE_KIND_ORDER)
-
-
-def _distinct(tensors: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[int] | None]:
-    """The tensors without repeats, and where each one's values come from (``None``: no
-    repeat). A repeat is the same contiguous memory read as the same dtype, e.g. the output
-    of ``nn.Flatten`` and its input: the very elements in the very order, so every
-    statistic of it is the same, bit for bit, and is computed once. (All are alive at
-    once, held by their messages, so equal addresses are the same memory.)"""
-    seen: dict[tuple[int, torch.dtype, int], int] = {}
-    where: list[int] = []
-    distinct: list[torch.Tensor] = []
-    for tensor in tensors:
-        if tensor.is_contiguous():
-            key = (tensor.data_ptr(), tensor.dtype, tensor.numel())
-            index = seen.get(key)
-            if index is None:
-                index = seen[key] = len(distinct)
-                distinct.append(tensor)
-        else:
-            index = len(distinct)
-            distinct.append(tensor)
-        where.append(index)
-    return (tensors, None) if len(distinct) == len(tensors) else (distinct, where)
-
-
-def _same_elements(data: torch.Tensor, before: torch.Tensor, version: int) -> bool:
-    """Whether ``data`` holds the very elements, in the very order, that ``before`` held when
-    it was reduced: the same contiguous memory read as the same dtype (``before`` is held, so
-    the memory at its address is still its own), unchanged since (a view shares its base's
-    version counter, which an in-place change, e.g. ``ReLU(inplace=True)``, advances)."""
-    return (
-        data.data_ptr() == before.data_ptr()
-        and data.dtype == before.dtype
-        and data.numel() == before.numel()
-        and data.is_contiguous()
-        and data._version == version
-    )
 
 
 def _float(data: Any, kind: str) -> torch.Tensor:

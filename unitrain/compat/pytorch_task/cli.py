@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from unitrain.compat.pytorch_task.snapshot import Snapshot, git_state
+from unitrain.runs.names import is_hidden
 from unitrain.runs.store import RunDir, RunStatus
 
 __all__ = ["latest_snapshot", "main"]
@@ -60,7 +61,7 @@ def latest_snapshot(root: str | os.PathLike[str], experiment: str) -> Snapshot |
         return None
     newest: tuple[float, str, Path] | None = None
     for path in folder.iterdir():
-        if path.name.startswith("."):  # unitrain's own: a run still being made
+        if is_hidden(path.name):  # a run still being made
             continue
         try:
             info = RunDir.open(path).info()
